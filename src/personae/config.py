@@ -1,0 +1,117 @@
+"""Settings: `PERSONAE_*` environment variables, then an optional TOML file, then defaults.
+
+Every field here is listed in docs/settings.md; a test fails when one is not.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+APP_NAME = "personae"
+
+
+def default_data_dir() -> Path:
+    """Per-user data folder: $XDG_DATA_HOME/personae, else ~/.local/share/personae."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / APP_NAME
+
+
+class BackendSettings(BaseModel):
+    """One named model backend."""
+
+    kind: Literal["embedded", "openai", "fake"] = "embedded"
+    # embedded: a GGUF file; empty means the bundled SmolLM2-135M-Instruct.
+    model_path: str = ""
+    n_parallel: int = Field(default=4, ge=1, le=64)
+    n_ctx: int = Field(default=8192, ge=512, le=1_048_576)
+    n_threads: int = Field(default=0, ge=0, le=256)
+    # openai: an OpenAI-compatible server.
+    base_url: str = ""
+    api_key: SecretStr = SecretStr("")
+    model: str = ""
+    context_window: int = Field(default=8192, ge=512, le=10_000_000)
+    timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    max_retries: int = Field(default=3, ge=0, le=10)
+
+
+def _default_backends() -> dict[str, BackendSettings]:
+    return {"embedded": BackendSettings(kind="embedded")}
+
+
+class Settings(BaseSettings):
+    """Instance settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PERSONAE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    base_url: str = ""
+    secret_key: SecretStr = SecretStr("")
+    backends: dict[str, BackendSettings] = Field(default_factory=_default_backends)
+    default_backend: str = "embedded"
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_message_chars: int = Field(default=20_000, ge=1)
+    reply_max_tokens: int = Field(default=300, ge=1, le=32_768)
+    session_days: int = Field(default=30, ge=1, le=3650)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment wins over the TOML file named by PERSONAE_CONFIG."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = os.environ.get("PERSONAE_CONFIG")
+        if toml_path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_path)))
+        return tuple(sources)
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database URL, else a SQLite file in the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'personae.db'}"
+
+    @property
+    def effective_base_url(self) -> str:
+        """Public URL of this instance."""
+        return self.base_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once per process (tests build their own Settings instead)."""
+    return Settings()
+
+
+def settings_from(**overrides: Any) -> Settings:
+    """Settings with explicit overrides, for tests and the CLI."""
+    return Settings(**overrides)
