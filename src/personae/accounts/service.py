@@ -1,0 +1,221 @@
+"""Account operations: create, authenticate, tokens, personas."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from personae.accounts.models import Account, AuthToken, Persona
+from personae.db import utcnow
+from personae.errors import Conflict, Invalid, NotFound, Unauthorized
+
+USERNAME_RE = re.compile(r"^[a-z0-9_]{2,30}$")
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+_hasher = PasswordHasher()
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 of a bearer token: tokens are random, so a fast hash is enough."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalise_username(username: str) -> str:
+    """Lower-case and check a username; raise Invalid naming the rule."""
+    name = username.strip().lower()
+    if not USERNAME_RE.match(name):
+        raise Invalid(
+            "username must be 2-30 characters of a-z, 0-9 and _", code="invalid_username"
+        )
+    return name
+
+
+async def count_accounts(session: AsyncSession) -> int:
+    """How many accounts exist (the first one becomes admin)."""
+    return int(await session.scalar(select(func.count()).select_from(Account)) or 0)
+
+
+async def create_account(
+    session: AsyncSession,
+    username: str,
+    password: str,
+    display_name: str = "",
+    is_admin: bool | None = None,
+) -> Account:
+    """Create an account with a default persona; the very first account is an admin."""
+    name = normalise_username(username)
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise Invalid(
+            f"password must be {MIN_PASSWORD}-{MAX_PASSWORD} characters", code="invalid_password"
+        )
+    if len(display_name) > 100:
+        raise Invalid("display_name is longer than 100 characters", code="field_too_long")
+    if await session.scalar(select(Account.id).where(Account.username == name)):
+        raise Conflict(f"the username '{name}' is taken; choose another", code="username_taken")
+    admin = is_admin if is_admin is not None else await count_accounts(session) == 0
+    account = Account(
+        username=name,
+        display_name=display_name or name,
+        password_hash=_hasher.hash(password),
+        is_admin=admin,
+    )
+    session.add(account)
+    await session.flush()
+    session.add(Persona(owner_id=account.id, name=account.display_name, is_default=True))
+    await session.commit()
+    return account
+
+
+async def authenticate(session: AsyncSession, username: str, password: str) -> Account:
+    """Check a username and password; raise Unauthorized with one message for both failures."""
+    account = await session.scalar(
+        select(Account).where(Account.username == username.strip().lower())
+    )
+    if account is None or len(password) > MAX_PASSWORD:
+        raise Unauthorized("wrong username or password")
+    try:
+        _hasher.verify(account.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        raise Unauthorized("wrong username or password") from None
+    if _hasher.check_needs_rehash(account.password_hash):
+        account.password_hash = _hasher.hash(password)
+        await session.commit()
+    return account
+
+
+async def issue_token(
+    session: AsyncSession, account: Account, kind: str, name: str = "", days: int | None = None
+) -> str:
+    """Create a session or API token and return it (only its hash is stored)."""
+    token = secrets.token_urlsafe(32)
+    expires = utcnow() + timedelta(days=days) if days else None
+    session.add(
+        AuthToken(
+            account_id=account.id,
+            token_hash=hash_token(token),
+            kind=kind,
+            name=name[:100],
+            expires_at=expires,
+        )
+    )
+    await session.commit()
+    return token
+
+
+async def account_for_token(session: AsyncSession, token: str) -> Account | None:
+    """The account a token belongs to, or None when unknown or expired."""
+    if not token or len(token) > 200:
+        return None
+    row = await session.scalar(select(AuthToken).where(AuthToken.token_hash == hash_token(token)))
+    if row is None or (row.expires_at is not None and row.expires_at < utcnow()):
+        return None
+    return await session.get(Account, row.account_id)
+
+
+async def revoke_token(session: AsyncSession, token: str) -> None:
+    """Forget a token (log out)."""
+    row = await session.scalar(select(AuthToken).where(AuthToken.token_hash == hash_token(token)))
+    if row is not None:
+        await session.delete(row)
+        await session.commit()
+
+
+async def get_account_by_username(session: AsyncSession, username: str) -> Account:
+    """Look an account up by username."""
+    account = await session.scalar(
+        select(Account).where(Account.username == username.strip().lower())
+    )
+    if account is None:
+        raise NotFound(f"no account named '{username}'")
+    return account
+
+
+async def list_personas(session: AsyncSession, account: Account) -> list[Persona]:
+    """The caller's personas, default first."""
+    rows = await session.scalars(
+        select(Persona)
+        .where(Persona.owner_id == account.id)
+        .order_by(Persona.is_default.desc(), Persona.created_at)
+    )
+    return list(rows)
+
+
+async def get_persona(session: AsyncSession, account: Account, persona_id: str) -> Persona:
+    """One of the caller's personas (404 for anyone else's)."""
+    persona = await session.get(Persona, persona_id)
+    if persona is None or persona.owner_id != account.id:
+        raise NotFound("no such persona")
+    return persona
+
+
+async def default_persona(session: AsyncSession, account: Account) -> Persona:
+    """The persona used when a conversation names none."""
+    personas = await list_personas(session, account)
+    if personas:
+        return personas[0]
+    persona = Persona(owner_id=account.id, name=account.display_name, is_default=True)
+    session.add(persona)
+    await session.commit()
+    return persona
+
+
+def _check_persona_fields(name: str, description: str) -> None:
+    if not name.strip() or len(name) > 100:
+        raise Invalid("persona name must be 1-100 characters", code="invalid_name")
+    if len(description) > 10_000:
+        raise Invalid("persona description is longer than 10000 characters", "field_too_long")
+
+
+async def create_persona(
+    session: AsyncSession, account: Account, name: str, description: str = "", is_default: bool = False
+) -> Persona:
+    """Add a persona; making it default unsets the previous default."""
+    _check_persona_fields(name, description)
+    if is_default:
+        for p in await list_personas(session, account):
+            p.is_default = False
+    persona = Persona(
+        owner_id=account.id, name=name.strip(), description=description, is_default=is_default
+    )
+    session.add(persona)
+    await session.commit()
+    return persona
+
+
+async def update_persona(
+    session: AsyncSession,
+    account: Account,
+    persona_id: str,
+    name: str | None = None,
+    description: str | None = None,
+    is_default: bool | None = None,
+) -> Persona:
+    """Change a persona's fields."""
+    persona = await get_persona(session, account, persona_id)
+    _check_persona_fields(
+        name if name is not None else persona.name,
+        description if description is not None else persona.description,
+    )
+    if name is not None:
+        persona.name = name.strip()
+    if description is not None:
+        persona.description = description
+    if is_default:
+        for p in await list_personas(session, account):
+            p.is_default = p.id == persona.id
+    await session.commit()
+    return persona
+
+
+async def delete_persona(session: AsyncSession, account: Account, persona_id: str) -> None:
+    """Delete a persona (conversations fall back to the default)."""
+    persona = await get_persona(session, account, persona_id)
+    await session.delete(persona)
+    await session.commit()

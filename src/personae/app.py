@@ -1,0 +1,105 @@
+"""The FastAPI application: lifespan (migrations, backends), error mapping, routers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from personae.accounts.routes import router as accounts_router
+from personae.characters.routes import router as characters_router
+from personae.chat.generation import ReplyRunner
+from personae.chat.routes import router as chat_router
+from personae.config import Settings, get_settings
+from personae.db import make_engine, make_sessionmaker
+from personae.errors import DomainError
+from personae.llm.base import BackendError
+from personae.llm.registry import BackendRegistry
+from personae.migrate import ensure_sqlite_folder, upgrade
+from personae.openai_compat.routes import router as openai_router
+from personae.state import AppState
+from personae.web.routes import router as web_router
+
+log = logging.getLogger(__name__)
+BACKEND_STATUS = {
+    "unavailable": 503,
+    "timeout": 504,
+    "context_overflow": 422,
+    "bad_request": 422,
+    "rate_limited": 429,
+    "internal": 502,
+}
+
+
+def _error_body(code: str, message: str) -> dict[str, dict[str, str]]:
+    return {"error": {"code": code, "message": message}}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map domain, backend and validation errors to clear 4xx/5xx JSON answers."""
+
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(_error_body(exc.code, exc.message), exc.status_code)
+
+    @app.exception_handler(BackendError)
+    async def backend_error(_: Request, exc: BackendError) -> JSONResponse:
+        status = BACKEND_STATUS.get(exc.kind, 502)
+        return JSONResponse(_error_body(f"backend_{exc.kind}", exc.message), status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors()[:20]:
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            problems.append(f"{where}: {err.get('msg', 'invalid')}")
+        message = "; ".join(problems) or "the request is invalid"
+        body = _error_body("invalid_request", message)
+        body["error"]["details"] = problems  # type: ignore[assignment]
+        return JSONResponse(body, 422)
+
+
+def create_app(
+    settings: Settings | None = None,
+    backends: BackendRegistry | None = None,
+    migrate: bool = True,
+) -> FastAPI:
+    """Build the app; nothing is opened until the lifespan starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        config = settings or get_settings()
+        url = config.effective_database_url
+        ensure_sqlite_folder(url)
+        engine = make_engine(url)
+        if migrate:
+            await upgrade(engine)
+        sessions = make_sessionmaker(engine)
+        registry = backends or BackendRegistry.from_settings(config)
+        replies = ReplyRunner(sessions)
+        app.state.personae = AppState(config, engine, sessions, registry, replies)
+        try:
+            yield
+        finally:
+            await replies.drain()
+            if backends is None:
+                await registry.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="personae",
+        version="0.1.0",
+        summary="A self-hostable home for AI characters on open models.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(accounts_router)
+    app.include_router(characters_router)
+    app.include_router(chat_router)
+    app.include_router(openai_router)
+    app.include_router(web_router)
+    return app

@@ -1,0 +1,306 @@
+"""Character operations; every read and write checks who the caller is."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import undefer
+
+from personae.accounts.models import Account
+from personae.characters.models import Character, CharacterAsset, CharacterLorebook
+from personae.characters.schemas import CharacterCreate, CharacterFields
+from personae.errors import Conflict, Invalid, NotFound
+
+MAX_AVATAR_BYTES = 8 * 1024 * 1024
+_IMAGE_MAGIC = {
+    b"\x89PNG\r\n\x1a\n": "image/png",
+    b"\xff\xd8\xff": "image/jpeg",
+    b"GIF87a": "image/gif",
+    b"GIF89a": "image/gif",
+}
+
+
+def can_see(character: Character, account: Account | None) -> bool:
+    """Public and unlisted characters are visible to anyone; private ones to their owner."""
+    if character.visibility in ("public", "unlisted"):
+        return True
+    return account is not None and (account.id == character.owner_id or account.is_admin)
+
+
+def can_edit(character: Character, account: Account | None) -> bool:
+    """Only the owner (or an admin) changes a character."""
+    return account is not None and (account.id == character.owner_id or account.is_admin)
+
+
+def slugify_handle(name: str) -> str:
+    """A handle candidate from a display name: ascii, lower case, a-z0-9_."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")
+    return (slug or "character")[:24]
+
+
+async def handle_taken(session: AsyncSession, handle: str) -> bool:
+    """Handles share one namespace with usernames, so @mentions are never ambiguous."""
+    from personae.accounts.models import Account as Acc
+
+    if await session.scalar(select(Character.id).where(Character.handle == handle)):
+        return True
+    return bool(await session.scalar(select(Acc.id).where(Acc.username == handle)))
+
+
+async def free_handle(session: AsyncSession, name: str) -> str:
+    """The first free handle built from `name` (adds _2, _3 ... when taken)."""
+    base = slugify_handle(name)
+    candidate = base
+    n = 1
+    while await handle_taken(session, candidate):
+        n += 1
+        candidate = f"{base[: 30 - len(str(n)) - 1]}_{n}"
+    return candidate
+
+
+def _apply_fields(character: Character, fields: CharacterFields) -> None:
+    data = fields.model_dump(exclude_unset=True, exclude={"handle", "sampling"})
+    for key, value in data.items():
+        setattr(character, key, value)
+    # An edited card field is no longer "as imported": drop what the card kept for it.
+    kept = dict((character.card_extra or {}).get("data") or {})
+    if kept and any(k in kept or k in kept.get("__absent__", []) for k in data):
+        for key in data:
+            kept.pop(key, None)
+        kept["__absent__"] = [k for k in kept.get("__absent__", []) if k not in data]
+        if not kept["__absent__"]:
+            del kept["__absent__"]
+        character.card_extra = {**character.card_extra, "data": kept}
+    if "sampling" in fields.model_fields_set:
+        character.sampling = (
+            fields.sampling.model_dump(exclude_none=True) if fields.sampling else {}
+        )
+
+
+async def create_character(
+    session: AsyncSession, owner: Account, fields: CharacterCreate, commit: bool = True
+) -> Character:
+    """Create a character owned by `owner`; a taken handle is a 409."""
+    if fields.handle:
+        if await handle_taken(session, fields.handle):
+            raise Conflict(f"the handle '{fields.handle}' is taken; choose another", "handle_taken")
+        handle = fields.handle
+    else:
+        handle = await free_handle(session, fields.name)
+    character = Character(owner_id=owner.id, handle=handle, name=fields.name)
+    character.visibility = "private"
+    _apply_fields(character, fields)
+    session.add(character)
+    await session.flush()
+    if commit:
+        await session.commit()
+    return character
+
+
+async def get_character(
+    session: AsyncSession, account: Account | None, ref: str, with_avatar: bool = False
+) -> Character:
+    """A character by id or handle, if the caller may see it (else 404)."""
+    query = select(Character).where(or_(Character.id == ref, Character.handle == ref.lower()))
+    if with_avatar:
+        query = query.options(undefer(Character.avatar))
+    character = await session.scalar(query)
+    if character is None or not can_see(character, account):
+        raise NotFound(f"no character '{ref}'")
+    return character
+
+
+async def get_editable_character(
+    session: AsyncSession, account: Account, ref: str, with_avatar: bool = False
+) -> Character:
+    """A character the caller may change; others' private ones are 404, visible ones 404 too
+    so that editing never confirms more than reading does."""
+    character = await get_character(session, account, ref, with_avatar)
+    if not can_edit(character, account):
+        raise NotFound(f"no character '{ref}' of yours")
+    return character
+
+
+async def list_characters(
+    session: AsyncSession,
+    account: Account | None,
+    mine: bool = False,
+    query: str | None = None,
+    limit: int = 50,
+    before: str | None = None,
+) -> list[Character]:
+    """Characters the caller may list: their own plus public ones (unlisted stay unlisted)."""
+    stmt = select(Character)
+    if mine:
+        if account is None:
+            return []
+        stmt = stmt.where(Character.owner_id == account.id)
+    elif account is not None:
+        stmt = stmt.where(or_(Character.owner_id == account.id, Character.visibility == "public"))
+    else:
+        stmt = stmt.where(Character.visibility == "public")
+    if query:
+        like = f"%{query[:100].lower()}%"
+        stmt = stmt.where(or_(Character.handle.like(like), Character.name.ilike(like)))
+    if before:
+        stmt = stmt.where(Character.id < before)
+    stmt = stmt.order_by(Character.id.desc()).limit(max(1, min(limit, 200)))
+    return list(await session.scalars(stmt))
+
+
+async def update_character(
+    session: AsyncSession, account: Account, ref: str, fields: CharacterFields
+) -> Character:
+    """Change fields; a new handle must be free."""
+    character = await get_editable_character(session, account, ref)
+    if fields.handle and fields.handle != character.handle:
+        if await handle_taken(session, fields.handle):
+            raise Conflict(f"the handle '{fields.handle}' is taken; choose another", "handle_taken")
+        character.handle = fields.handle
+    _apply_fields(character, fields)
+    character.revision += 1
+    await session.commit()
+    return character
+
+
+async def delete_character(session: AsyncSession, account: Account, ref: str) -> None:
+    """Delete a character with its conversations, assets and own lorebook links."""
+    character = await get_editable_character(session, account, ref)
+    await session.delete(character)
+    await session.commit()
+
+
+def sniff_image(data: bytes) -> str:
+    """MIME type of a PNG, JPEG, GIF or WebP image, or raise Invalid."""
+    for magic, mime in _IMAGE_MAGIC.items():
+        if data.startswith(magic):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    raise Invalid("the avatar is not a PNG, JPEG, GIF or WebP image", code="not_an_image")
+
+
+async def set_avatar(session: AsyncSession, account: Account, ref: str, data: bytes) -> Character:
+    """Replace a character's avatar image."""
+    if len(data) > MAX_AVATAR_BYTES:
+        from personae.errors import TooLarge
+
+        raise TooLarge(f"the avatar is over {MAX_AVATAR_BYTES // (1024 * 1024)} MiB")
+    mime = sniff_image(data)
+    _check_image(data)
+    character = await get_editable_character(session, account, ref, with_avatar=True)
+    character.avatar = data
+    character.avatar_mime = mime
+    character.revision += 1
+    await session.commit()
+    return character
+
+
+def _check_image(data: bytes) -> None:
+    """Decode the header with Pillow, refusing decompression bombs."""
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+            if width * height > 40_000_000:
+                raise Invalid("the avatar has too many pixels (over 40 megapixels)", "too_large")
+            img.verify()
+    except Invalid:
+        raise
+    except Exception as exc:  # Pillow raises many types for corrupt files
+        raise Invalid(f"the avatar image is corrupt: {exc}", code="bad_image") from None
+
+
+async def duplicate_character(session: AsyncSession, account: Account, ref: str) -> Character:
+    """Copy a character the caller may see into a new private one of theirs."""
+    source = await get_character(session, account, ref, with_avatar=True)
+    columns = [c.key for c in Character.__table__.columns]
+    skip = {"id", "owner_id", "handle", "visibility", "created_at", "updated_at", "revision"}
+    values: dict[str, Any] = {k: getattr(source, k) for k in columns if k not in skip}
+    copy = Character(**values)
+    copy.owner_id = account.id
+    copy.visibility = "private"
+    copy.handle = await free_handle(session, source.handle)
+    copy.name = source.name
+    session.add(copy)
+    await session.flush()
+    assets = await session.scalars(
+        select(CharacterAsset)
+        .where(CharacterAsset.character_id == source.id)
+        .options(undefer(CharacterAsset.data))
+    )
+    for asset in assets:
+        session.add(
+            CharacterAsset(
+                character_id=copy.id,
+                type=asset.type,
+                name=asset.name,
+                ext=asset.ext,
+                data=asset.data,
+                position=asset.position,
+            )
+        )
+    from personae.characters.lorebooks import copy_lorebook
+
+    links = await session.scalars(
+        select(CharacterLorebook).where(CharacterLorebook.character_id == source.id)
+    )
+    for link in list(links):
+        book = await copy_lorebook(session, link.lorebook_id, account.id)
+        session.add(
+            CharacterLorebook(character_id=copy.id, lorebook_id=book.id, is_primary=link.is_primary)
+        )
+    await session.commit()
+    return copy
+
+
+async def lorebook_ids(session: AsyncSession, character: Character) -> list[str]:
+    """Ids of the lorebooks a character uses, primary first."""
+    rows = await session.execute(
+        select(CharacterLorebook.lorebook_id)
+        .where(CharacterLorebook.character_id == character.id)
+        .order_by(CharacterLorebook.is_primary.desc(), CharacterLorebook.lorebook_id)
+    )
+    return [r[0] for r in rows]
+
+
+def character_out(character: Character, owner_username: str, books: list[str]) -> dict[str, Any]:
+    """The API representation of a character."""
+    return {
+        "id": character.id,
+        "handle": character.handle,
+        "owner": owner_username,
+        "visibility": character.visibility,
+        "is_ai": character.is_ai,
+        "name": character.name,
+        "nickname": character.nickname,
+        "description": character.description,
+        "personality": character.personality,
+        "scenario": character.scenario,
+        "first_mes": character.first_mes,
+        "alternate_greetings": list(character.alternate_greetings),
+        "group_only_greetings": list(character.group_only_greetings),
+        "mes_example": character.mes_example,
+        "system_prompt": character.system_prompt,
+        "post_history_instructions": character.post_history_instructions,
+        "creator_notes": character.creator_notes,
+        "creator": character.creator,
+        "character_version": character.character_version,
+        "tags": list(character.tags),
+        "extensions": dict(character.extensions),
+        "backend": character.backend,
+        "sampling": dict(character.sampling),
+        "has_avatar": bool(character.avatar_mime),
+        "revision": character.revision,
+        "lorebook_ids": books,
+        "created_at": character.created_at.isoformat(),
+        "updated_at": character.updated_at.isoformat(),
+    }

@@ -1,0 +1,327 @@
+"""Generating replies: plan a turn in the request, run it in a task that outlives the client.
+
+A reply is generated in its own asyncio task that writes events to a queue; the HTTP layer
+only reads the queue. When the client goes away the task carries on and saves the reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from personae.accounts.models import Account, Persona
+from personae.accounts.service import default_persona
+from personae.characters.models import Character, CharacterLorebook, Lorebook
+from personae.characters.lorebooks import list_entries
+from personae.chat.events import ChatEvent, ReplyDone, ReplyError, ReplyStarted, ReplyToken
+from personae.chat.lore import DEFAULT_SCAN_DEPTH, DEFAULT_TOKEN_BUDGET, LoreEntry
+from personae.chat.models import Conversation, Message
+from personae.chat.prompt import (
+    AssembledPrompt,
+    CharacterDefinition,
+    LoreSettings,
+    Turn,
+    assemble,
+)
+from personae.chat.service import (
+    all_messages,
+    get_conversation,
+    macro_context,
+    message_out,
+    path_to,
+    siblings_of,
+)
+from personae.db import utcnow
+from personae.errors import Invalid, NotFound
+from personae.llm.base import Backend, BackendError, DoneEvent, GenerationParams, TokenEvent
+from personae.llm.registry import BackendRegistry
+
+log = logging.getLogger(__name__)
+_DONE = object()
+
+
+@dataclass
+class ReplyPlan:
+    """Everything a reply needs, computed while the request's session is open."""
+
+    conversation_id: str
+    parent_id: str
+    user_message_id: str | None
+    backend: Backend
+    messages: list[Any]
+    params: GenerationParams
+
+
+def definition_of(character: Character) -> CharacterDefinition:
+    """The prompt-relevant fields of a character."""
+    return CharacterDefinition(
+        name=character.name,
+        description=character.description,
+        personality=character.personality,
+        scenario=character.scenario,
+        mes_example=character.mes_example,
+        system_prompt=character.system_prompt,
+        post_history_instructions=character.post_history_instructions,
+    )
+
+
+async def lore_for(session: AsyncSession, character: Character) -> tuple[list[LoreEntry], LoreSettings]:
+    """The entries of every lorebook a character uses, and the activation settings."""
+    links = list(
+        await session.scalars(
+            select(CharacterLorebook).where(CharacterLorebook.character_id == character.id)
+        )
+    )
+    if not links:
+        return [], LoreSettings()
+    book_ids = [link.lorebook_id for link in sorted(links, key=lambda x: not x.is_primary)]
+    books = {b.id: b for b in await session.scalars(select(Lorebook).where(Lorebook.id.in_(book_ids)))}
+    primary = books.get(book_ids[0])
+    settings = LoreSettings(
+        scan_depth=(primary.scan_depth if primary and primary.scan_depth else DEFAULT_SCAN_DEPTH),
+        token_budget=(
+            primary.token_budget if primary and primary.token_budget else DEFAULT_TOKEN_BUDGET
+        ),
+        recursive=bool(primary and primary.recursive_scanning),
+    )
+    entries = [
+        LoreEntry(
+            id=e.id,
+            keys=tuple(str(k) for k in e.keys),
+            secondary_keys=tuple(str(k) for k in e.secondary_keys),
+            content=e.content,
+            enabled=e.enabled,
+            constant=e.constant,
+            selective=e.selective,
+            case_sensitive=e.case_sensitive,
+            use_regex=e.use_regex,
+            insertion_order=e.insertion_order,
+            priority=e.priority,
+            position=e.position,
+        )
+        for e in await list_entries(session, book_ids)
+    ]
+    return entries, settings
+
+
+def generation_params(character: Character, default_max_tokens: int) -> GenerationParams:
+    """Sampling settings: the character's own, else the instance defaults."""
+    sampling = character.sampling or {}
+    params = GenerationParams(max_tokens=int(sampling.get("max_tokens") or default_max_tokens))
+    if sampling.get("temperature") is not None:
+        params.temperature = float(sampling["temperature"])
+    if sampling.get("top_p") is not None:
+        params.top_p = float(sampling["top_p"])
+    return params
+
+
+async def build_prompt(
+    session: AsyncSession,
+    character: Character,
+    persona_name: str,
+    persona_description: str,
+    history: Sequence[Turn],
+    backend: Backend,
+    reply_tokens: int,
+    seed: str,
+    extra_system: str = "",
+) -> AssembledPrompt:
+    """Assemble the messages for a character's next reply to `history`."""
+    lore, lore_settings = await lore_for(session, character)
+    ctx = macro_context(character, persona_name, seed)
+    return await assemble(
+        definition_of(character),
+        persona_name,
+        persona_description,
+        history,
+        lore,
+        lore_settings,
+        ctx,
+        backend.capabilities.context_window,
+        reply_tokens,
+        backend.count_message_tokens,
+        extra_system,
+    )
+
+
+async def plan_reply(
+    session: AsyncSession,
+    account: Account,
+    registry: BackendRegistry,
+    conversation_id: str,
+    content: str | None,
+    parent_id: str | None,
+    max_message_chars: int,
+    reply_max_tokens: int,
+) -> ReplyPlan:
+    """Save the user's message (when there is one) and plan the reply under it.
+
+    With `content`, the message is added under `parent_id` (default: the shown leaf), which
+    makes a branch when that is not the leaf. Without it, a new reply is generated under
+    `parent_id`, which must be a user message: this is regenerate (a new swipe).
+    """
+    conversation = await get_conversation(session, account, conversation_id)
+    character = await session.get(Character, conversation.character_id)
+    if character is None:
+        raise NotFound("the character of this conversation no longer exists")
+    backend = registry.get(character.backend)
+    messages = await all_messages(session, conversation.id)
+    by_id = {m.id: m for m in messages}
+    user_message_id: str | None = None
+    if content is not None:
+        if not content.strip():
+            raise Invalid("content must not be empty", "empty_message")
+        if len(content) > max_message_chars:
+            raise Invalid(f"content is longer than {max_message_chars} characters", "field_too_long")
+        anchor = parent_id if parent_id is not None else conversation.active_leaf_id
+        if anchor is not None and anchor not in by_id:
+            raise NotFound("no such parent message in this conversation")
+        user_message = Message(
+            conversation_id=conversation.id, parent_id=anchor, role="user", content=content
+        )
+        session.add(user_message)
+        await session.flush()
+        messages.append(user_message)
+        reply_parent = user_message.id
+        user_message_id = user_message.id
+    else:
+        if parent_id is None or parent_id not in by_id:
+            raise NotFound("no such parent message in this conversation")
+        if by_id[parent_id].role != "user":
+            raise Invalid("a reply is generated under a user message", "not_a_user_message")
+        reply_parent = parent_id
+    persona = (
+        await session.get(Persona, conversation.persona_id) if conversation.persona_id else None
+    ) or await default_persona(session, account)
+    history = [Turn(m.role, m.content) for m in path_to(messages, reply_parent)]
+    params = generation_params(character, reply_max_tokens)
+    prompt = await build_prompt(
+        session,
+        character,
+        persona.name,
+        persona.description,
+        history,
+        backend,
+        params.max_tokens,
+        conversation.id,
+    )
+    conversation.active_leaf_id = reply_parent
+    conversation.updated_at = utcnow()
+    await session.commit()
+    return ReplyPlan(
+        conversation_id=conversation.id,
+        parent_id=reply_parent,
+        user_message_id=user_message_id,
+        backend=backend,
+        messages=prompt.messages,
+        params=params,
+    )
+
+
+async def _save_reply(
+    factory: async_sessionmaker[AsyncSession], plan: ReplyPlan, done: DoneEvent
+) -> dict[str, Any]:
+    async with factory() as session:
+        conversation = await session.get(Conversation, plan.conversation_id)
+        parent = await session.get(Message, plan.parent_id)
+        if conversation is None or parent is None:
+            raise NotFound("the conversation was deleted while the reply was generated")
+        message = Message(
+            conversation_id=plan.conversation_id,
+            parent_id=plan.parent_id,
+            role="assistant",
+            content=done.text.strip(),
+            backend=done.backend,
+            model=done.model[:300],
+            prompt_tokens=done.usage.prompt_tokens,
+            completion_tokens=done.usage.completion_tokens,
+            cached_tokens=done.usage.cached_tokens,
+            ttft_ms=done.ttft_ms,
+            duration_ms=done.duration_ms,
+            finish_reason=done.finish_reason[:30],
+        )
+        session.add(message)
+        await session.flush()
+        conversation.active_leaf_id = message.id
+        conversation.updated_at = utcnow()
+        await session.commit()
+        messages = await all_messages(session, plan.conversation_id)
+        return message_out(message, siblings_of(messages, message))
+
+
+class ReplyRunner:
+    """Runs replies in tasks of their own and keeps them until they finish."""
+
+    def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
+        self.factory = factory
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, plan: ReplyPlan) -> asyncio.Queue[ChatEvent | object]:
+        """Begin generating; events arrive on the returned queue, then a sentinel."""
+        queue: asyncio.Queue[ChatEvent | object] = asyncio.Queue()
+        task = asyncio.create_task(self._run(plan, queue))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return queue
+
+    async def stream(self, plan: ReplyPlan) -> AsyncIterator[ChatEvent]:
+        """Start a reply and yield its events; leaving early does not stop the reply."""
+        queue = self.start(plan)
+        while True:
+            item = await queue.get()
+            if item is _DONE:
+                return
+            assert isinstance(item, ReplyStarted | ReplyToken | ReplyDone | ReplyError)
+            yield item
+
+    async def _run(self, plan: ReplyPlan, queue: asyncio.Queue[ChatEvent | object]) -> None:
+        queue.put_nowait(ReplyStarted(plan.conversation_id, plan.user_message_id, plan.parent_id))
+        try:
+            done: DoneEvent | None = None
+            async for event in plan.backend.stream(plan.messages, plan.params):
+                if isinstance(event, TokenEvent):
+                    if event.text:
+                        queue.put_nowait(ReplyToken(event.text))
+                else:
+                    done = event
+            if done is None or not done.text.strip():
+                queue.put_nowait(
+                    ReplyError("empty_reply", "The model returned an empty reply; try again.")
+                )
+                return
+            saved = await _save_reply(self.factory, plan, done)
+            usage = {
+                "prompt_tokens": done.usage.prompt_tokens,
+                "completion_tokens": done.usage.completion_tokens,
+                "cached_tokens": done.usage.cached_tokens,
+                "ttft_ms": done.ttft_ms,
+                "duration_ms": done.duration_ms,
+            }
+            queue.put_nowait(ReplyDone(saved, usage))
+        except BackendError as exc:
+            queue.put_nowait(ReplyError(f"backend_{exc.kind}", exc.message))
+        except NotFound as exc:
+            queue.put_nowait(ReplyError(exc.code, exc.message))
+        except Exception:  # the stream must end with an event, whatever broke
+            log.exception("reply generation failed")
+            queue.put_nowait(ReplyError("internal", "Generating the reply failed unexpectedly."))
+        finally:
+            queue.put_nowait(_DONE)
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait for running replies to finish (server shutdown), then cancel stragglers."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,116 @@
+"""Lorebook activation: which entries the recent history triggers, within a token budget."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+DEFAULT_SCAN_DEPTH = 4
+DEFAULT_TOKEN_BUDGET = 512
+MAX_RECURSION = 3
+MAX_REGEX_LENGTH = 500
+_SLASHED = re.compile(r"^/(.+)/([imsx]*)$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class LoreEntry:
+    """The fields activation needs, independent of storage."""
+
+    id: str
+    keys: tuple[str, ...]
+    secondary_keys: tuple[str, ...]
+    content: str
+    enabled: bool = True
+    constant: bool = False
+    selective: bool = False
+    case_sensitive: bool = False
+    use_regex: bool = False
+    insertion_order: int = 100
+    priority: int | None = None
+    position: str = "before_char"
+
+
+@lru_cache(maxsize=1024)
+def _compile(key: str, case_sensitive: bool) -> re.Pattern[str] | None:
+    """A user-written key as a regex; `/pattern/flags` form accepted; bad ones ignored."""
+    if len(key) > MAX_REGEX_LENGTH:
+        return None
+    flags = 0 if case_sensitive else re.IGNORECASE
+    match = _SLASHED.match(key)
+    pattern = key
+    if match:
+        pattern = match.group(1)
+        for letter in match.group(2):
+            flags |= {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}[
+                letter
+            ]
+    try:
+        return re.compile(pattern, flags)
+    except re.error:
+        return None
+
+
+def key_matches(key: str, text: str, case_sensitive: bool, use_regex: bool) -> bool:
+    """Whether one key occurs in the text."""
+    if not key:
+        return False
+    if use_regex:
+        compiled = _compile(key, case_sensitive)
+        return bool(compiled and compiled.search(text))
+    if case_sensitive:
+        return key in text
+    return key.lower() in text.lower()
+
+
+def _triggered(entry: LoreEntry, text: str) -> bool:
+    if not any(key_matches(k, text, entry.case_sensitive, entry.use_regex) for k in entry.keys):
+        return False
+    if entry.selective and entry.secondary_keys:
+        return any(
+            key_matches(k, text, entry.case_sensitive, entry.use_regex)
+            for k in entry.secondary_keys
+        )
+    return True
+
+
+def activate(
+    entries: Sequence[LoreEntry],
+    recent_texts: Sequence[str],
+    count_tokens: Callable[[str], int],
+    token_budget: int = DEFAULT_TOKEN_BUDGET,
+    recursive: bool = False,
+) -> list[LoreEntry]:
+    """Entries that are constant or triggered by the recent texts, fitted to the budget.
+
+    Over budget, lower `priority` is dropped first (V3 semantics), then later insertion order.
+    The result is sorted by insertion order (lower first).
+    """
+    scan = "\n".join(recent_texts)
+    enabled = [e for e in entries if e.enabled and e.content]
+    chosen: dict[str, LoreEntry] = {
+        e.id: e for e in enabled if e.constant or _triggered(e, scan)
+    }
+    if recursive:
+        for _ in range(MAX_RECURSION):
+            extra_text = "\n".join(e.content for e in chosen.values())
+            new = {
+                e.id: e for e in enabled if e.id not in chosen and _triggered(e, extra_text)
+            }
+            if not new:
+                break
+            chosen.update(new)
+    ranked = sorted(
+        chosen.values(),
+        key=lambda e: (-(e.priority if e.priority is not None else 0), e.insertion_order),
+    )
+    kept: list[LoreEntry] = []
+    used = 0
+    for entry in ranked:
+        cost = count_tokens(entry.content)
+        if used + cost > token_budget:
+            continue
+        kept.append(entry)
+        used += cost
+    return sorted(kept, key=lambda e: (e.insertion_order, e.id))

@@ -1,0 +1,313 @@
+"""Conversations and their message trees: open, read, edit, delete, switch, branch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from personae.accounts.models import Account
+from personae.accounts.service import default_persona, get_persona
+from personae.characters.models import Character
+from personae.characters.service import get_character
+from personae.chat.macros import MacroContext, render
+from personae.chat.models import Conversation, Message
+from personae.db import utcnow
+from personae.errors import Invalid, NotFound
+
+MAX_TITLE = 200
+
+
+def macro_context(character: Character, user_name: str, conversation_id: str) -> MacroContext:
+    """Macro values for one conversation ({{char}} prefers the card's nickname, as V3 says)."""
+    return MacroContext(
+        char=character.nickname or character.name, user=user_name, seed=conversation_id
+    )
+
+
+async def open_conversation(
+    session: AsyncSession,
+    account: Account,
+    character_ref: str,
+    persona_id: str | None = None,
+    title: str = "",
+) -> Conversation:
+    """Start a chat with a visible character; its greetings become sibling first messages."""
+    character = await get_character(session, account, character_ref)
+    persona = (
+        await get_persona(session, account, persona_id)
+        if persona_id
+        else await default_persona(session, account)
+    )
+    if len(title) > MAX_TITLE:
+        raise Invalid(f"title is longer than {MAX_TITLE} characters", "field_too_long")
+    conversation = Conversation(
+        owner_id=account.id,
+        character_id=character.id,
+        persona_id=persona.id,
+        title=title or f"Chat with {character.name}"[:MAX_TITLE],
+    )
+    session.add(conversation)
+    await session.flush()
+    ctx = macro_context(character, persona.name, conversation.id)
+    greetings = [character.first_mes, *character.alternate_greetings]
+    first: Message | None = None
+    for text in greetings:
+        if not isinstance(text, str) or not text.strip():
+            continue
+        message = Message(
+            conversation_id=conversation.id,
+            role="assistant",
+            content=render(text, ctx),
+            is_greeting=True,
+        )
+        session.add(message)
+        await session.flush()
+        first = first or message
+    conversation.active_leaf_id = first.id if first else None
+    await session.commit()
+    return conversation
+
+
+async def get_conversation(
+    session: AsyncSession, account: Account, conversation_id: str
+) -> Conversation:
+    """One of the caller's conversations (404 for anyone else's)."""
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None or conversation.owner_id != account.id:
+        raise NotFound("no such conversation")
+    return conversation
+
+
+async def list_conversations(
+    session: AsyncSession,
+    account: Account,
+    character_id: str | None = None,
+    limit: int = 50,
+    before: str | None = None,
+) -> list[Conversation]:
+    """The caller's conversations, most recently active first."""
+    stmt = select(Conversation).where(Conversation.owner_id == account.id)
+    if character_id:
+        stmt = stmt.where(Conversation.character_id == character_id)
+    if before:
+        anchor = await session.get(Conversation, before)
+        if anchor is not None:
+            stmt = stmt.where(Conversation.updated_at < anchor.updated_at)
+    stmt = stmt.order_by(Conversation.updated_at.desc()).limit(max(1, min(limit, 200)))
+    return list(await session.scalars(stmt))
+
+
+async def delete_conversation(session: AsyncSession, account: Account, conversation_id: str) -> None:
+    """Delete a conversation and all its messages."""
+    conversation = await get_conversation(session, account, conversation_id)
+    await session.delete(conversation)
+    await session.commit()
+
+
+async def all_messages(session: AsyncSession, conversation_id: str) -> list[Message]:
+    """Every message of a conversation in creation order."""
+    rows = await session.scalars(
+        select(Message)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(Message.created_at, Message.id)
+    )
+    return list(rows)
+
+
+def path_to(messages: list[Message], leaf_id: str | None) -> list[Message]:
+    """Messages from the root down to `leaf_id` (the visible history)."""
+    by_id = {m.id: m for m in messages}
+    path: list[Message] = []
+    current = by_id.get(leaf_id) if leaf_id else None
+    while current is not None:
+        path.append(current)
+        current = by_id.get(current.parent_id) if current.parent_id else None
+    path.reverse()
+    return path
+
+
+def latest_leaf(messages: list[Message], start: Message) -> Message:
+    """Follow the newest child from `start` down to a leaf (where a switch lands)."""
+    children: dict[str | None, list[Message]] = {}
+    for m in messages:
+        children.setdefault(m.parent_id, []).append(m)
+    current = start
+    while children.get(current.id):
+        current = children[current.id][-1]
+    return current
+
+
+def siblings_of(messages: list[Message], message: Message) -> list[Message]:
+    """Messages sharing `message`'s parent (its swipes), oldest first."""
+    return [m for m in messages if m.parent_id == message.parent_id]
+
+
+async def get_message(
+    session: AsyncSession, account: Account, conversation_id: str, message_id: str
+) -> tuple[Conversation, Message]:
+    """A message of one of the caller's conversations."""
+    conversation = await get_conversation(session, account, conversation_id)
+    message = await session.get(Message, message_id)
+    if message is None or message.conversation_id != conversation.id:
+        raise NotFound("no such message")
+    return conversation, message
+
+
+async def select_message(
+    session: AsyncSession, account: Account, conversation_id: str, message_id: str
+) -> Conversation:
+    """Show the branch through `message_id` (a swipe or branch switch)."""
+    conversation, message = await get_message(session, account, conversation_id, message_id)
+    messages = await all_messages(session, conversation.id)
+    conversation.active_leaf_id = latest_leaf(messages, message).id
+    await session.commit()
+    return conversation
+
+
+async def edit_message(
+    session: AsyncSession,
+    account: Account,
+    conversation_id: str,
+    message_id: str,
+    content: str,
+    max_chars: int,
+) -> Message:
+    """Change a message's text in place."""
+    if not content.strip():
+        raise Invalid("content must not be empty", "empty_message")
+    if len(content) > max_chars:
+        raise Invalid(f"content is longer than {max_chars} characters", "field_too_long")
+    conversation, message = await get_message(session, account, conversation_id, message_id)
+    message.content = content
+    message.edited_at = utcnow()
+    conversation.updated_at = utcnow()
+    await session.commit()
+    return message
+
+
+async def delete_message(
+    session: AsyncSession, account: Account, conversation_id: str, message_id: str
+) -> Conversation:
+    """Delete a message and everything below it; the view moves to a sibling or the parent."""
+    conversation, message = await get_message(session, account, conversation_id, message_id)
+    messages = await all_messages(session, conversation.id)
+    doomed = {message.id}
+    changed = True
+    while changed:
+        changed = False
+        for m in messages:
+            if m.parent_id in doomed and m.id not in doomed:
+                doomed.add(m.id)
+                changed = True
+    if conversation.active_leaf_id in doomed or conversation.active_leaf_id is None:
+        remaining = [m for m in messages if m.id not in doomed]
+        siblings = [m for m in remaining if m.parent_id == message.parent_id]
+        if siblings:
+            conversation.active_leaf_id = latest_leaf(remaining, siblings[-1]).id
+        else:
+            conversation.active_leaf_id = message.parent_id
+    # Delete leaves first so the self-referencing foreign key is never violated.
+    for m in sorted(
+        (m for m in messages if m.id in doomed), key=lambda m: m.created_at, reverse=True
+    ):
+        await session.delete(m)
+        await session.flush()
+    await session.commit()
+    return conversation
+
+
+async def branch_conversation(
+    session: AsyncSession, account: Account, conversation_id: str, message_id: str
+) -> Conversation:
+    """A new conversation holding a copy of the path up to `message_id`."""
+    conversation, message = await get_message(session, account, conversation_id, message_id)
+    messages = await all_messages(session, conversation.id)
+    path = path_to(messages, message.id)
+    copy = Conversation(
+        owner_id=account.id,
+        character_id=conversation.character_id,
+        persona_id=conversation.persona_id,
+        title=f"{conversation.title} (branch)"[:MAX_TITLE],
+    )
+    session.add(copy)
+    await session.flush()
+    parent: str | None = None
+    columns = [c.key for c in Message.__table__.columns]
+    for original in path:
+        values: dict[str, Any] = {
+            k: getattr(original, k)
+            for k in columns
+            if k not in ("id", "conversation_id", "parent_id")
+        }
+        clone = Message(**values, conversation_id=copy.id, parent_id=parent)
+        session.add(clone)
+        await session.flush()
+        parent = clone.id
+    copy.active_leaf_id = parent
+    await session.commit()
+    return copy
+
+
+async def message_count(session: AsyncSession, conversation_id: str) -> int:
+    """How many messages a conversation holds (all branches)."""
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(Message).where(Message.conversation_id == conversation_id)
+        )
+        or 0
+    )
+
+
+def message_out(message: Message, siblings: list[Message] | None = None) -> dict[str, Any]:
+    """The API representation of a message (with swipe position when siblings are given)."""
+    out: dict[str, Any] = {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "parent_id": message.parent_id,
+        "role": message.role,
+        "content": message.content,
+        "is_greeting": message.is_greeting,
+        "created_at": message.created_at.isoformat(),
+        "edited_at": message.edited_at.isoformat() if message.edited_at else None,
+        "generation": None,
+    }
+    if message.backend is not None:
+        out["generation"] = {
+            "backend": message.backend,
+            "model": message.model,
+            "prompt_tokens": message.prompt_tokens,
+            "completion_tokens": message.completion_tokens,
+            "cached_tokens": message.cached_tokens,
+            "ttft_ms": message.ttft_ms,
+            "duration_ms": message.duration_ms,
+            "finish_reason": message.finish_reason,
+        }
+    if siblings is not None:
+        ids = [s.id for s in siblings]
+        out["swipe_index"] = ids.index(message.id)
+        out["swipe_count"] = len(ids)
+        out["sibling_ids"] = ids
+    return out
+
+
+def conversation_out(conversation: Conversation, character: Character) -> dict[str, Any]:
+    """The API representation of a conversation (without its messages)."""
+    return {
+        "id": conversation.id,
+        "title": conversation.title,
+        "character": {"id": character.id, "handle": character.handle, "name": character.name},
+        "persona_id": conversation.persona_id,
+        "active_leaf_id": conversation.active_leaf_id,
+        "created_at": conversation.created_at.isoformat(),
+        "updated_at": conversation.updated_at.isoformat(),
+    }
+
+
+async def visible_history(
+    session: AsyncSession, conversation: Conversation
+) -> list[dict[str, Any]]:
+    """The messages on the active branch, each with its swipe position."""
+    messages = await all_messages(session, conversation.id)
+    return [message_out(m, siblings_of(messages, m)) for m in path_to(messages, conversation.active_leaf_id)]

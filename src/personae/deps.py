@@ -1,0 +1,65 @@
+"""FastAPI dependencies: the app state, a database session, the calling account."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from personae.accounts.models import Account
+from personae.accounts.service import account_for_token
+from personae.errors import Unauthorized
+from personae.state import AppState
+
+SESSION_COOKIE = "personae_session"
+
+
+def get_state(request: Request) -> AppState:
+    """The app's state object."""
+    state: AppState = request.app.state.personae
+    return state
+
+
+async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
+    """A database session for one request."""
+    async with get_state(request).sessions() as session:
+        yield session
+
+
+def request_token(request: Request) -> str | None:
+    """A bearer token from the Authorization header, else the session cookie."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.cookies.get(SESSION_COOKIE)
+
+
+async def optional_account(
+    request: Request, db: Annotated[AsyncSession, Depends(get_db)]
+) -> Account | None:
+    """The signed-in account, or None for anonymous callers."""
+    token = request_token(request)
+    if not token:
+        return None
+    account = await account_for_token(db, token)
+    if account is None:
+        raise Unauthorized("the token or session is invalid or expired; sign in again")
+    return account
+
+
+async def current_account(
+    account: Annotated[Account | None, Depends(optional_account)],
+) -> Account:
+    """The signed-in account; 401 when there is none."""
+    if account is None:
+        raise Unauthorized("sign in first: send 'Authorization: Bearer <token>' or log in")
+    return account
+
+
+DB = Annotated[AsyncSession, Depends(get_db)]
+State = Annotated[AppState, Depends(get_state)]
+CurrentAccount = Annotated[Account, Depends(current_account)]
+OptionalAccount = Annotated[Account | None, Depends(optional_account)]

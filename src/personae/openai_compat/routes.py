@@ -1,0 +1,202 @@
+"""An OpenAI-compatible endpoint where each character the caller may use is a model.
+
+`model` is `character:<handle>`; the request's user/assistant messages are the history, its
+system messages are added to the character's own instructions. Nothing is stored.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from personae.accounts.service import default_persona
+from personae.characters.service import get_character, list_characters
+from personae.chat.generation import build_prompt, generation_params
+from personae.chat.prompt import Turn
+from personae.deps import DB, CurrentAccount, State
+from personae.errors import Invalid, NotFound
+from personae.llm.base import BackendError, DoneEvent, TokenEvent
+
+router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+PREFIX = "character:"
+
+
+class ChatMessageIn(BaseModel):
+    """One message of an OpenAI chat request (text content only)."""
+
+    model_config = ConfigDict(extra="ignore")
+    role: Literal["system", "developer", "user", "assistant"]
+    content: Annotated[str, StringConstraints(max_length=100_000)] | list[dict[str, Any]]
+
+    def text(self) -> str:
+        """The message's text; content parts other than text are refused."""
+        if isinstance(self.content, str):
+            return self.content
+        parts = []
+        for part in self.content:
+            if part.get("type") != "text" or not isinstance(part.get("text"), str):
+                raise Invalid("only text content parts are supported", "unsupported_content")
+            parts.append(part["text"])
+        return "".join(parts)
+
+
+class StreamOptions(BaseModel):
+    """OpenAI stream options."""
+
+    include_usage: bool = False
+
+
+class ChatCompletionIn(BaseModel):
+    """The subset of the OpenAI chat completion request we honour."""
+
+    model_config = ConfigDict(extra="ignore")
+    model: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    messages: Annotated[list[ChatMessageIn], Field(min_length=1, max_length=1000)]
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    max_tokens: int | None = Field(default=None, ge=1, le=32_768)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=32_768)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    stop: str | Annotated[list[str], Field(max_length=8)] | None = None
+    seed: int | None = None
+
+
+def _error(status: int, message: str, code: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"message": message, "type": "invalid_request_error", "code": code}}, status
+    )
+
+
+@router.get("/models")
+async def models(account: CurrentAccount, db: DB) -> dict[str, Any]:
+    """Characters the caller may chat with, as models."""
+    rows = await list_characters(db, account, limit=200)
+    return {
+        "object": "list",
+        "data": [
+            {
+                "id": f"{PREFIX}{c.handle}",
+                "object": "model",
+                "created": int(c.created_at.timestamp()),
+                "owned_by": "personae",
+            }
+            for c in rows
+        ],
+    }
+
+
+@router.post("/chat/completions", response_model=None)
+async def chat_completions(
+    body: ChatCompletionIn, account: CurrentAccount, db: DB, state: State
+) -> JSONResponse | StreamingResponse | dict[str, Any]:
+    """Chat with a character in the OpenAI format, streamed or not."""
+    if not body.model.startswith(PREFIX):
+        return _error(404, f"unknown model {body.model!r}; use 'character:<handle>'", "model_not_found")
+    try:
+        character = await get_character(db, account, body.model[len(PREFIX) :])
+    except NotFound:
+        return _error(404, f"the model {body.model!r} does not exist", "model_not_found")
+    turns = [
+        Turn(m.role, m.text()) for m in body.messages if m.role in ("user", "assistant")
+    ]
+    if not turns or turns[-1].role != "user":
+        raise Invalid("the last message must come from the user", "last_message_not_user")
+    extra = "\n\n".join(m.text() for m in body.messages if m.role in ("system", "developer"))
+    backend = state.backends.get(character.backend)
+    params = generation_params(character, state.settings.reply_max_tokens)
+    if body.max_completion_tokens or body.max_tokens:
+        params.max_tokens = int(body.max_completion_tokens or body.max_tokens or 0)
+    if body.temperature is not None:
+        params.temperature = body.temperature
+    if body.top_p is not None:
+        params.top_p = body.top_p
+    if body.stop:
+        params.stop = [body.stop] if isinstance(body.stop, str) else list(body.stop)
+    params.seed = body.seed
+    persona = await default_persona(db, account)
+    prompt = await build_prompt(
+        db,
+        character,
+        persona.name,
+        persona.description,
+        turns,
+        backend,
+        params.max_tokens,
+        f"openai:{account.id}:{character.id}",
+        extra,
+    )
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+    model = body.model
+    if not body.stream:
+        try:
+            done = await backend.complete(prompt.messages, params)
+        except BackendError as exc:
+            return _error(502 if exc.kind != "context_overflow" else 400, exc.message, exc.kind)
+        return {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": done.text},
+                    "finish_reason": done.finish_reason,
+                }
+            ],
+            "usage": _usage(done),
+        }
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        payload = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
+
+    async def events() -> AsyncIterator[bytes]:
+        yield chunk({"role": "assistant", "content": ""})
+        try:
+            async for event in backend.stream(prompt.messages, params):
+                if isinstance(event, TokenEvent) and event.text:
+                    yield chunk({"content": event.text})
+                elif isinstance(event, DoneEvent):
+                    yield chunk({}, event.finish_reason)
+                    if include_usage:
+                        payload = {
+                            "id": completion_id,
+                            "object": "chat.completion.chunk",
+                            "created": created,
+                            "model": model,
+                            "choices": [],
+                            "usage": _usage(event),
+                        }
+                        yield f"data: {json.dumps(payload)}\n\n".encode()
+        except BackendError as exc:
+            error = {"error": {"message": exc.message, "type": "server_error", "code": exc.kind}}
+            yield f"data: {json.dumps(error)}\n\n".encode()
+        yield b"data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+def _usage(done: DoneEvent) -> dict[str, Any]:
+    return {
+        "prompt_tokens": done.usage.prompt_tokens,
+        "completion_tokens": done.usage.completion_tokens,
+        "total_tokens": done.usage.prompt_tokens + done.usage.completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": done.usage.cached_tokens},
+    }
