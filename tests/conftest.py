@@ -132,7 +132,9 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-async def sign_up(client: httpx.AsyncClient, username: str, password: str = "correct horse") -> dict[str, str]:
+async def sign_up(
+    client: httpx.AsyncClient, username: str, password: str = "correct horse"
+) -> dict[str, str]:
     """Create an account and return bearer auth headers for it."""
     r = await client.post("/api/v1/accounts", json={"username": username, "password": password})
     assert r.status_code == 201, r.text
@@ -185,12 +187,16 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server_factory(tmp_root: Path, registry: BackendRegistry) -> Iterator[Any]:
-    """Start a real server on a given database URL; stops it afterwards."""
+def live_server_factory(tmp_root: Path) -> Iterator[Any]:
+    """Start a real server on a given database URL; stops it afterwards.
+
+    The server runs its own event loop, so it builds its own backends (the loaded model
+    itself is shared by the whole process).
+    """
     servers: list[LiveServer] = []
 
     def start(url: str) -> LiveServer:
-        application = create_app(make_settings(tmp_root, url), backends=registry, migrate=False)
+        application = create_app(make_settings(tmp_root, url), migrate=False)
         server = LiveServer(application).__enter__()
         servers.append(server)
         return server

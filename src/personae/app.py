@@ -22,6 +22,7 @@ from personae.llm.registry import BackendRegistry
 from personae.migrate import ensure_sqlite_folder, upgrade
 from personae.openai_compat.routes import router as openai_router
 from personae.state import AppState
+from personae.web.routes import mount_static
 from personae.web.routes import router as web_router
 
 log = logging.getLogger(__name__)
@@ -102,4 +103,5 @@ def create_app(
     app.include_router(chat_router)
     app.include_router(openai_router)
     app.include_router(web_router)
+    mount_static(app)
     return app

@@ -164,7 +164,9 @@ def import_card(
 @app.command("export")
 def export_card(
     handle: str,
-    output: Annotated[Path, typer.Option("-o", "--output", help="File to write: .png, .json or .charx")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="File to write: .png, .json or .charx")
+    ],
     user: Annotated[str | None, typer.Option(help="As whom (default: the first admin).")] = None,
 ) -> None:
     """Export a character as a card; the format follows the file's extension."""

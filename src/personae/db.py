@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
+import secrets
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, MetaData, String, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -35,8 +36,11 @@ def utcnow() -> datetime:
 
 
 def new_id() -> str:
-    """A new random identifier (UUID4 hex, URL-safe, sortable enough for our needs)."""
-    return uuid.uuid4().hex
+    """A new identifier: 32 hex digits, time first, so ids sort in creation order.
+
+    Like UUIDv7 (which Python 3.11 lacks): cursor paging by id then follows creation time.
+    """
+    return f"{time.time_ns() // 1000:014x}{secrets.token_hex(9)}"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -60,7 +64,11 @@ class Base(DeclarativeBase):
     """Declarative base for every table."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
 
 
 class IdMixin:

@@ -10,10 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.accounts.models import Account
 from personae.accounts.service import account_for_token
-from personae.errors import Unauthorized
+from personae.errors import Forbidden, Unauthorized
+from personae.origin import is_same_origin
 from personae.state import AppState
 
 SESSION_COOKIE = "personae_session"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_state(request: Request) -> AppState:
@@ -40,13 +42,29 @@ def request_token(request: Request) -> str | None:
 async def optional_account(
     request: Request, db: Annotated[AsyncSession, Depends(get_db)]
 ) -> Account | None:
-    """The signed-in account, or None for anonymous callers."""
-    token = request_token(request)
-    if not token:
+    """The signed-in account, or None for anonymous callers.
+
+    A bad bearer token is a 401 (the caller meant to authenticate); a stale cookie just
+    means signed out. A cookie on an unsafe request must come from one of our own pages.
+    """
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        account = await account_for_token(db, value.strip())
+        if account is None:
+            raise Unauthorized(
+                "the token is invalid or expired; get a new one at /api/v1/auth/token"
+            )
+        return account
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
         return None
-    account = await account_for_token(db, token)
-    if account is None:
-        raise Unauthorized("the token or session is invalid or expired; sign in again")
+    account = await account_for_token(db, cookie)
+    if account is not None and request.method not in SAFE_METHODS and not is_same_origin(request):
+        raise Forbidden(
+            "a request signed in by cookie must come from this site's own pages; "
+            "API clients should send 'Authorization: Bearer <token>'"
+        )
     return account
 
 

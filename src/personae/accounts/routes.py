@@ -89,7 +89,11 @@ async def log_in(body: Login, db: DB, state: State, response: Response) -> dict[
     account = await service.authenticate(db, body.username, body.password)
     kind = "session" if body.cookie else "api"
     token = await service.issue_token(
-        db, account, kind, body.token_name, days=state.settings.session_days if body.cookie else None
+        db,
+        account,
+        kind,
+        body.token_name,
+        days=state.settings.session_days if body.cookie else None,
     )
     if body.cookie:
         response.set_cookie(
@@ -104,9 +108,7 @@ async def log_in(body: Login, db: DB, state: State, response: Response) -> dict[
 
 
 @router.post("/auth/logout", status_code=204)
-async def log_out(
-    account: CurrentAccount, db: DB, request: Request, response: Response
-) -> None:
+async def log_out(account: CurrentAccount, db: DB, request: Request, response: Response) -> None:
     """Forget the token or session used for this request."""
     token = request_token(request)
     if token:
@@ -129,7 +131,9 @@ async def personas(account: CurrentAccount, db: DB) -> list[dict[str, Any]]:
 @router.post("/personas", status_code=201)
 async def create_persona(body: PersonaIn, account: CurrentAccount, db: DB) -> dict[str, Any]:
     """Add a persona."""
-    persona = await service.create_persona(db, account, body.name, body.description, body.is_default)
+    persona = await service.create_persona(
+        db, account, body.name, body.description, body.is_default
+    )
     return persona_out(persona)
 
 
@@ -154,4 +158,3 @@ def require_admin(account: Account) -> None:
     """Raise Forbidden unless the account is an admin."""
     if not account.is_admin:
         raise Forbidden("only an admin may do this")
-

@@ -10,6 +10,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.accounts.models import Account, AuthToken, Persona
@@ -31,9 +32,7 @@ def normalise_username(username: str) -> str:
     """Lower-case and check a username; raise Invalid naming the rule."""
     name = username.strip().lower()
     if not USERNAME_RE.match(name):
-        raise Invalid(
-            "username must be 2-30 characters of a-z, 0-9 and _", code="invalid_username"
-        )
+        raise Invalid("username must be 2-30 characters of a-z, 0-9 and _", code="invalid_username")
     return name
 
 
@@ -57,7 +56,10 @@ async def create_account(
         )
     if len(display_name) > 100:
         raise Invalid("display_name is longer than 100 characters", code="field_too_long")
-    if await session.scalar(select(Account.id).where(Account.username == name)):
+    from personae.characters.models import Character  # handles share one namespace
+
+    taken = await session.scalar(select(Account.id).where(Account.username == name))
+    if taken or await session.scalar(select(Character.id).where(Character.handle == name)):
         raise Conflict(f"the username '{name}' is taken; choose another", code="username_taken")
     admin = is_admin if is_admin is not None else await count_accounts(session) == 0
     account = Account(
@@ -67,7 +69,13 @@ async def create_account(
         is_admin=admin,
     )
     session.add(account)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError:  # a concurrent sign-up took the name between check and insert
+        await session.rollback()
+        raise Conflict(
+            f"the username '{name}' is taken; choose another", "username_taken"
+        ) from None
     session.add(Persona(owner_id=account.id, name=account.display_name, is_default=True))
     await session.commit()
     return account
@@ -79,6 +87,8 @@ async def authenticate(session: AsyncSession, username: str, password: str) -> A
         select(Account).where(Account.username == username.strip().lower())
     )
     if account is None or len(password) > MAX_PASSWORD:
+        # Hash anyway so the answer takes as long as for a real account (no user probing).
+        _hasher.hash(password[:MAX_PASSWORD])
         raise Unauthorized("wrong username or password")
     try:
         _hasher.verify(account.password_hash, password)
@@ -174,7 +184,11 @@ def _check_persona_fields(name: str, description: str) -> None:
 
 
 async def create_persona(
-    session: AsyncSession, account: Account, name: str, description: str = "", is_default: bool = False
+    session: AsyncSession,
+    account: Account,
+    name: str,
+    description: str = "",
+    is_default: bool = False,
 ) -> Persona:
     """Add a persona; making it default unsets the previous default."""
     _check_persona_fields(name, description)

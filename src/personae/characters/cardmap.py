@@ -95,8 +95,10 @@ def _join(columns: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 def character_columns(card: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Column values for a character, and its `card_extra` (top-level and data leftovers)."""
     data = dict(card.get("data") or {})
-    data.pop("character_book", None)
+    book = data.pop("character_book", None)
     columns, data_extra = _split(data, CHARACTER_FIELDS, SHORT_FIELDS)
+    if "character_book" in card.get("data", {}) and not isinstance(book, dict):
+        data_extra["character_book"] = book  # an explicit null is part of the card too
     if "name" not in columns:
         # A name that does not fit (too long) is kept whole in extra; the column gets a cut.
         columns["name"] = str(data.get("name") or "Unnamed")[:200]

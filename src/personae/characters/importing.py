@@ -9,9 +9,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
-from personae.accounts.models import Account
 from personae import cards
-from personae.characters.cardmap import book_columns, card_from_rows, character_columns, entry_columns
+from personae.accounts.models import Account
+from personae.characters.cardmap import (
+    book_columns,
+    card_from_rows,
+    character_columns,
+    entry_columns,
+)
+from personae.characters.lorebooks import list_entries
 from personae.characters.models import (
     Character,
     CharacterAsset,
@@ -19,14 +25,11 @@ from personae.characters.models import (
     Lorebook,
     LorebookEntry,
 )
-from personae.characters.lorebooks import list_entries
 from personae.characters.service import free_handle, get_character, handle_taken, sniff_image
 from personae.errors import Conflict, DomainError, Invalid
 
 ExportFormat = Literal["png", "json", "charx"]
 EXPORT_MIME = {"png": "image/png", "json": "application/json", "charx": "application/zip"}
-_SIZE_CODES = {"too_large", "decompression_bomb", "zip_bomb", "file_too_large"}
-_FORMAT_CODES = {"unsupported_format", "not_an_image"}
 
 
 class CardRejected(DomainError):
@@ -38,11 +41,8 @@ class CardRejected(DomainError):
 
 def rejected(error: cards.CardError) -> CardRejected:
     """Our HTTP-facing error for a parser error (413 size, 415 format, else 422)."""
-    out = CardRejected(str(error), code=error.code)
-    if error.code in _SIZE_CODES:
-        out.status_code = 413
-    elif error.code in _FORMAT_CODES:
-        out.status_code = 415
+    out = CardRejected(error.message, code=error.code)
+    out.status_code = error.http_status
     return out
 
 
@@ -55,10 +55,8 @@ class ExportedCard:
     media_type: str
 
 
-def _store_book(
-    session: AsyncSession, owner_id: str, book: dict[str, Any]
-) -> Lorebook:
-    columns, extra, entries = book_columns(book)
+def _store_book(session: AsyncSession, owner_id: str, book: dict[str, Any]) -> Lorebook:
+    columns, extra, _ = book_columns(book)
     lorebook = Lorebook(owner_id=owner_id, extra=extra, **columns)
     session.add(lorebook)
     return lorebook
@@ -127,7 +125,9 @@ async def import_card(
             await session.flush()
             await _store_entries(session, lorebook.id, list(book.get("entries") or []))
             session.add(
-                CharacterLorebook(character_id=character.id, lorebook_id=lorebook.id, is_primary=True)
+                CharacterLorebook(
+                    character_id=character.id, lorebook_id=lorebook.id, is_primary=True
+                )
             )
         await session.commit()
     except Exception:

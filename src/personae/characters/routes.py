@@ -17,7 +17,7 @@ from personae.characters.schemas import (
     LorebookOut,
 )
 from personae.deps import DB, CurrentAccount, OptionalAccount, State
-from personae.errors import Invalid, NotFound, TooLarge
+from personae.errors import NotFound, TooLarge
 
 router = APIRouter(prefix="/api/v1", tags=["characters"])
 
@@ -36,8 +36,6 @@ async def read_upload(request: Request, upload: UploadFile, limit: int) -> bytes
     data = await upload.read(limit + 1)
     if len(data) > limit:
         raise TooLarge(f"the upload is over the {limit // (1024 * 1024)} MiB limit", "too_large")
-    if not data:
-        raise Invalid("the uploaded file is empty", "empty_file")
     return data
 
 

@@ -97,7 +97,9 @@ class EntryFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    keys: Annotated[list[Annotated[str, StringConstraints(max_length=500)]], Field(max_length=100)] = []
+    keys: Annotated[
+        list[Annotated[str, StringConstraints(max_length=500)]], Field(max_length=100)
+    ] = []
     secondary_keys: Annotated[
         list[Annotated[str, StringConstraints(max_length=500)]], Field(max_length=100)
     ] = []

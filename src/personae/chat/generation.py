@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from personae.accounts.models import Account, Persona
 from personae.accounts.service import default_persona
-from personae.characters.models import Character, CharacterLorebook, Lorebook
 from personae.characters.lorebooks import list_entries
+from personae.characters.models import Character, CharacterLorebook, Lorebook
 from personae.chat.events import ChatEvent, ReplyDone, ReplyError, ReplyStarted, ReplyToken
 from personae.chat.lore import DEFAULT_SCAN_DEPTH, DEFAULT_TOKEN_BUDGET, LoreEntry
 from personae.chat.models import Conversation, Message
@@ -72,7 +72,9 @@ def definition_of(character: Character) -> CharacterDefinition:
     )
 
 
-async def lore_for(session: AsyncSession, character: Character) -> tuple[list[LoreEntry], LoreSettings]:
+async def lore_for(
+    session: AsyncSession, character: Character
+) -> tuple[list[LoreEntry], LoreSettings]:
     """The entries of every lorebook a character uses, and the activation settings."""
     links = list(
         await session.scalars(
@@ -82,7 +84,9 @@ async def lore_for(session: AsyncSession, character: Character) -> tuple[list[Lo
     if not links:
         return [], LoreSettings()
     book_ids = [link.lorebook_id for link in sorted(links, key=lambda x: not x.is_primary)]
-    books = {b.id: b for b in await session.scalars(select(Lorebook).where(Lorebook.id.in_(book_ids)))}
+    books = {
+        b.id: b for b in await session.scalars(select(Lorebook).where(Lorebook.id.in_(book_ids)))
+    }
     primary = books.get(book_ids[0])
     settings = LoreSettings(
         scan_depth=(primary.scan_depth if primary and primary.scan_depth else DEFAULT_SCAN_DEPTH),
@@ -179,7 +183,9 @@ async def plan_reply(
         if not content.strip():
             raise Invalid("content must not be empty", "empty_message")
         if len(content) > max_message_chars:
-            raise Invalid(f"content is longer than {max_message_chars} characters", "field_too_long")
+            raise Invalid(
+                f"content is longer than {max_message_chars} characters", "field_too_long"
+            )
         anchor = parent_id if parent_id is not None else conversation.active_leaf_id
         if anchor is not None and anchor not in by_id:
             raise NotFound("no such parent message in this conversation")
@@ -315,11 +321,11 @@ class ReplyRunner:
         finally:
             queue.put_nowait(_DONE)
 
-    async def drain(self, timeout: float = 30.0) -> None:
+    async def drain(self, grace_s: float = 30.0) -> None:
         """Wait for running replies to finish (server shutdown), then cancel stragglers."""
         if not self._tasks:
             return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        _, pending = await asyncio.wait(set(self._tasks), timeout=grace_s)
         for task in pending:
             task.cancel()
         for task in pending:

@@ -89,15 +89,11 @@ def activate(
     """
     scan = "\n".join(recent_texts)
     enabled = [e for e in entries if e.enabled and e.content]
-    chosen: dict[str, LoreEntry] = {
-        e.id: e for e in enabled if e.constant or _triggered(e, scan)
-    }
+    chosen: dict[str, LoreEntry] = {e.id: e for e in enabled if e.constant or _triggered(e, scan)}
     if recursive:
         for _ in range(MAX_RECURSION):
             extra_text = "\n".join(e.content for e in chosen.values())
-            new = {
-                e.id: e for e in enabled if e.id not in chosen and _triggered(e, extra_text)
-            }
+            new = {e.id: e for e in enabled if e.id not in chosen and _triggered(e, extra_text)}
             if not new:
                 break
             chosen.update(new)

@@ -32,7 +32,7 @@ class MacroContext:
 def _choices(arg: str) -> list[str]:
     # V3 allows both "a,b,c" and "a::b::c"; "::" wins so commas can appear inside options.
     if "::" in arg:
-        return [c for c in arg.split("::")]
+        return arg.split("::")
     return [c.strip() for c in arg.split(",")]
 
 
@@ -86,6 +86,8 @@ def render(text: str, ctx: MacroContext) -> str:
             return now.strftime("%Y-%m-%d")
         name, sep, arg = key.partition(":")
         name = name.strip().lower()
+        if arg.startswith(":"):  # the "::" form: {{random::a::b}}
+            arg = arg[1:]
         if sep and name == "random":
             return random.SystemRandom().choice(_choices(arg))
         if sep and name == "pick":
@@ -107,4 +109,8 @@ def render(text: str, ctx: MacroContext) -> str:
 
 def hidden_keys(text: str) -> list[str]:
     """Words in {{hidden_key:...}} macros: scanned for lorebook keys, never shown."""
-    return [m.group(1).split(":", 1)[1] for m in _MACRO.finditer(text) if m.group(1).strip().lower().startswith("hidden_key:")]
+    return [
+        m.group(1).split(":", 1)[1]
+        for m in _MACRO.finditer(text)
+        if m.group(1).strip().lower().startswith("hidden_key:")
+    ]

@@ -35,9 +35,7 @@ class Message(IdMixin, Base):
     __tablename__ = "messages"
     __table_args__ = (Index("ix_messages_conversation_parent", "conversation_id", "parent_id"),)
 
-    conversation_id: Mapped[str] = mapped_column(
-        ForeignKey("conversations.id", ondelete="CASCADE")
-    )
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     parent_id: Mapped[str | None] = mapped_column(
         ForeignKey("messages.id", ondelete="CASCADE"), default=None
     )

@@ -4,12 +4,15 @@ Layout, chosen so that consecutive turns share the longest possible prefix:
 
 1. system: system prompt, character definition, constant lore, persona, example dialogues
    (changes only when the character or persona is edited);
-2. the visible history, oldest first, ending with the new user turn;
-3. system (only when needed): keyword-triggered lore and post-history instructions.
+2. the visible history, oldest first, ending with the new user turn; keyword-triggered
+   lore is inserted as a system note just before the user turn that first triggered it,
+   and stays there on later turns;
+3. system (only when the card has them): post-history instructions.
 
-Triggered lore sits after the history, not before it as SillyTavern puts it, because lore
-that changes from turn to turn in front of the history would invalidate the whole cached
-history every time a different entry fires.
+SillyTavern puts triggered lore in front of the history; lore that changes from turn to
+turn there would invalidate the whole cached history whenever a different entry fires.
+Anchoring each entry to the turn that triggered it makes the insertions a function of the
+history up to that turn, so an earlier prompt is always a prefix of the next one.
 """
 
 from __future__ import annotations
@@ -127,34 +130,98 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / 3.5)
 
 
-async def fit_history(
+def lore_insertions(
     history: Sequence[Turn],
+    keyed: Sequence[LoreEntry],
+    settings: LoreSettings,
+    ctx: MacroContext,
+) -> dict[int, list[LoreEntry]]:
+    """Lore by history index: entries a user turn triggers that no earlier turn did."""
+    if not keyed:
+        return {}
+    seen: set[str] = set()
+    notes: dict[int, list[LoreEntry]] = {}
+    for index, turn in enumerate(history):
+        if turn.role != "user":
+            continue
+        window = history[max(0, index - settings.scan_depth + 1) : index + 1]
+        texts = [t.content for t in window]
+        texts += [key for t in window for key in hidden_keys(t.content)]
+        triggered = activate(
+            keyed, texts, estimate_tokens, settings.token_budget, settings.recursive
+        )
+        new = [e for e in triggered if e.id not in seen]
+        seen.update(e.id for e in new)
+        if new:
+            notes[index] = new
+    return notes
+
+
+def window_messages(
+    history: Sequence[Turn], notes: dict[int, list[LoreEntry]], ctx: MacroContext
+) -> list[list[ChatMessage]]:
+    """Per history turn, the messages it contributes (its lore note, then itself)."""
+    blocks: list[list[ChatMessage]] = []
+    for index, turn in enumerate(history):
+        block: list[ChatMessage] = []
+        note = "\n\n".join(render(e.content, ctx).strip() for e in notes.get(index, []))
+        if note.strip():
+            block.append({"role": "system", "content": note})
+        # History is stored as shown (greetings were rendered when the chat opened), so it
+        # is not re-rendered: a re-rolled {{random}} would change the cached prefix.
+        block.append(
+            {"role": "user" if turn.role == "user" else "assistant", "content": turn.content}
+        )
+        blocks.append(block)
+    return blocks
+
+
+def _byte_bound(blocks: Sequence[Sequence[ChatMessage]]) -> int:
+    # Byte-level BPE never makes more tokens than UTF-8 bytes, so this bound is safe and
+    # saves a tokenizer call per message until the chat gets long.
+    return sum(len(m["content"].encode()) + PER_MESSAGE_OVERHEAD for b in blocks for m in b)
+
+
+async def _sizes(
+    blocks: Sequence[Sequence[ChatMessage]],
+    count: Callable[[Sequence[ChatMessage]], Awaitable[int]],
+) -> list[int]:
+    return [sum([await count([m]) for m in block]) for block in blocks]
+
+
+async def fit_window(
+    history: Sequence[Turn],
+    keyed: Sequence[LoreEntry],
+    settings: LoreSettings,
+    ctx: MacroContext,
     budget: int,
     count: Callable[[Sequence[ChatMessage]], Awaitable[int]],
-) -> int:
-    """Index of the first history message to keep so the rest fits `budget` tokens."""
-    messages: list[ChatMessage] = [
-        {"role": "user" if t.role == "user" else "assistant", "content": t.content}
-        for t in history
-    ]
-    # Byte-level BPE never makes more tokens than UTF-8 bytes, so this bound is safe and
-    # saves counting (a tokenizer call per message) until the chat gets long.
-    upper = sum(len(m["content"].encode()) + PER_MESSAGE_OVERHEAD for m in messages)
-    if upper <= budget:
-        return 0
-    sizes = [await count([m]) for m in messages]
-    total = sum(sizes)
+) -> tuple[int, list[list[ChatMessage]], dict[int, list[LoreEntry]]]:
+    """The first history index to keep, its messages and notes, fitting `budget` tokens.
+
+    The cut moves in steps of TRIM_STEP messages so it stays put for several turns.
+    """
     first = 0
-    while total > budget and first < len(sizes) - 1:
-        total -= sizes[first]
-        first += 1
-    if total > budget:
-        raise ContextOverflow(
-            "the newest message alone does not fit the model's context window; "
-            "shorten it or choose a backend with a larger context"
-        )
-    stepped = math.ceil(first / TRIM_STEP) * TRIM_STEP
-    return min(stepped, len(messages) - 1)
+    while True:
+        kept = history[first:]
+        notes = lore_insertions(kept, keyed, settings, ctx)
+        blocks = window_messages(kept, notes, ctx)
+        if _byte_bound(blocks) <= budget:
+            return first, blocks, notes
+        sizes = await _sizes(blocks, count)
+        if sum(sizes) <= budget:
+            return first, blocks, notes
+        if len(kept) <= 1:
+            raise ContextOverflow(
+                "the newest message alone does not fit the model's context window; "
+                "shorten it or choose a backend with a larger context"
+            )
+        total, drop = sum(sizes), 0
+        while total > budget and drop < len(sizes) - 1:
+            total -= sizes[drop]
+            drop += 1
+        target = first + max(drop, 1)
+        first = min(math.ceil(target / TRIM_STEP) * TRIM_STEP, len(history) - 1)
 
 
 async def assemble(
@@ -177,40 +244,34 @@ async def assemble(
     system_text = stable_system(definition, persona_name, persona_description, constant, ctx)
     if extra_system.strip():
         system_text = f"{system_text}\n\n{extra_system.strip()}"
-    recent = [t.content for t in history[-lore_settings.scan_depth :]]
-    recent += [k for t in history[-lore_settings.scan_depth :] for k in hidden_keys(t.content)]
-    triggered = activate(
-        keyed, recent, estimate_tokens, lore_settings.token_budget, lore_settings.recursive
-    )
-    tail_parts = [render(e.content, ctx) for e in triggered]
+    tail_text = ""
     if definition.post_history_instructions.strip():
         phi_ctx = MacroContext(ctx.char, ctx.user, "", ctx.seed, ctx.now, ctx.extra)
-        tail_parts.append(render(definition.post_history_instructions, phi_ctx))
-    tail_text = "\n\n".join(p.strip() for p in tail_parts if p.strip())
-
+        tail_text = render(definition.post_history_instructions, phi_ctx).strip()
     fixed: list[ChatMessage] = [{"role": "system", "content": system_text}]
     if tail_text:
         fixed.append({"role": "system", "content": tail_text})
-    fixed_tokens = await count(fixed)
-    budget = context_window - reply_tokens - fixed_tokens - SAFETY_MARGIN
+    budget = context_window - reply_tokens - await count(fixed) - SAFETY_MARGIN
     if budget <= 0:
         raise ContextOverflow(
             "the character definition leaves no room for the chat in this model's context "
             "window; shorten the definition or choose a backend with a larger context"
         )
-    first = await fit_history(history, budget, count) if history else 0
-    kept = history[first:]
+    first, blocks, notes = (
+        await fit_window(history, keyed, lore_settings, ctx, budget, count)
+        if history
+        else (0, [], {})
+    )
     messages: list[ChatMessage] = [fixed[0]]
-    for turn in kept:
-        role = "user" if turn.role == "user" else "assistant"
-        # History is stored as shown (greetings were rendered when the chat opened), so it is
-        # not re-rendered: a re-rolled {{random}} would change the cached prefix every turn.
-        messages.append({"role": role, "content": turn.content})
+    for block in blocks:
+        messages.extend(block)
     if tail_text:
         messages.append({"role": "system", "content": tail_text})
+    kept = history[first:]
+    lore_ids = [e.id for e in constant] + [e.id for new in notes.values() for e in new]
     return AssembledPrompt(
         messages=messages,
         history_kept=len(kept),
         history_total=len(history),
-        lore_ids=[e.id for e in triggered] + [e.id for e in constant],
+        lore_ids=lore_ids,
     )

