@@ -147,6 +147,7 @@ async def run(turns: int, reply_tokens: int, console: Console) -> dict[str, Any]
         "rows": rows,
         "overhead_p50": statistics.median(overheads),
         "overhead_p95": percentile(overheads, 95),
+        "overhead_p95_warm": percentile(overheads[1:], 95),
         "client_ttft_p50": statistics.median(r["client_ttft_ms"] for r in rows),
         "backend_ttft_p50": statistics.median(r["backend_ttft_ms"] for r in rows),
         "hit_ratio": sum(r["cached_tokens"] for r in later)
@@ -193,7 +194,8 @@ def main() -> None:
     )
     console.print(
         f"overhead p50 {result['overhead_p50']:.1f} ms, "
-        f"p95 {result['overhead_p95']:.1f} ms (goal p50 <= 15 ms)"
+        f"p95 {result['overhead_p95']:.1f} ms (goal p50 <= 15 ms); p95 from turn 2 on "
+        f"{result['overhead_p95_warm']:.1f} ms (turn 1 also measures the chat template once)"
     )
     console.print(f"prefix-cache hit ratio, turns 2+: {result['hit_ratio']:.3f} (goal >= 0.8)")
 

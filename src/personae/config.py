@@ -34,7 +34,8 @@ class BackendSettings(BaseModel):
     # embedded: a GGUF file; empty means the bundled SmolLM2-135M-Instruct.
     model_path: str = ""
     n_parallel: int = Field(default=4, ge=1, le=64)
-    n_ctx: int = Field(default=8192, ge=512, le=1_048_576)
+    # 4 slots x 4096 tokens: room for a long card definition plus a real chat history.
+    n_ctx: int = Field(default=16384, ge=512, le=1_048_576)
     n_threads: int = Field(default=0, ge=0, le=256)
     # openai: an OpenAI-compatible server.
     base_url: str = ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -10,7 +11,6 @@ import pytest
 from personae.chat.lore import LoreEntry, activate, key_matches
 from personae.chat.macros import MacroContext, render
 from personae.chat.prompt import (
-    TRIM_STEP,
     CharacterDefinition,
     ContextOverflow,
     LoreSettings,
@@ -129,13 +129,20 @@ async def test_history_is_trimmed_in_steps_keeping_the_definition() -> None:
     assert result.messages[-1]["content"] == "last question"
     assert await words(result.messages) <= budget_window - 100
     dropped = result.history_total - result.history_kept
-    assert dropped > 0 and dropped % TRIM_STEP == 0
-    # One more exchange usually keeps the same cut (so the cached prefix survives).
-    longer = [*history, Turn("assistant", "ok"), Turn("user", "next")]
-    again = await assemble(
-        definition, "Sam", "", longer, [], LoreSettings(), CTX, budget_window, 100, words
-    )
-    assert again.history_total - again.history_kept in (dropped, dropped + TRIM_STEP)
+    assert dropped > 0
+    # The window start moves in chunks: most new exchanges keep the same cut, so the
+    # cached prefix survives, and only now and then it jumps by about half the budget.
+    cuts = []
+    longer = list(history)
+    for i in range(12):
+        longer += [Turn("assistant", f"ok {i}"), Turn("user", f"next {i} " + "word " * 20)]
+        again = await assemble(
+            definition, "Sam", "", longer, [], LoreSettings(), CTX, budget_window, 100, words
+        )
+        assert await words(again.messages) <= budget_window - 100
+        cuts.append(again.history_total - again.history_kept)
+    changes = sum(1 for a, b in itertools.pairwise(cuts) if a != b)
+    assert changes <= 3, cuts
 
 
 async def test_overflow_is_a_clear_error() -> None:

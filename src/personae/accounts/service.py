@@ -123,10 +123,17 @@ async def account_for_token(session: AsyncSession, token: str) -> Account | None
     """The account a token belongs to, or None when unknown or expired."""
     if not token or len(token) > 200:
         return None
-    row = await session.scalar(select(AuthToken).where(AuthToken.token_hash == hash_token(token)))
-    if row is None or (row.expires_at is not None and row.expires_at < utcnow()):
+    found = (
+        await session.execute(
+            select(Account, AuthToken.expires_at)
+            .join(AuthToken, AuthToken.account_id == Account.id)
+            .where(AuthToken.token_hash == hash_token(token))
+        )
+    ).first()
+    if found is None or (found[1] is not None and found[1] < utcnow()):
         return None
-    return await session.get(Account, row.account_id)
+    account: Account = found[0]
+    return account
 
 
 async def revoke_token(session: AsyncSession, token: str) -> None:

@@ -32,13 +32,12 @@ from personae.chat.prompt import (
 )
 from personae.chat.service import (
     all_messages,
-    get_conversation,
     macro_context,
     message_out,
     path_to,
     siblings_of,
 )
-from personae.db import utcnow
+from personae.db import new_id, utcnow
 from personae.errors import Invalid, NotFound
 from personae.llm.base import Backend, BackendError, DoneEvent, GenerationParams, TokenEvent
 from personae.llm.registry import BackendRegistry
@@ -76,24 +75,22 @@ async def lore_for(
     session: AsyncSession, character: Character
 ) -> tuple[list[LoreEntry], LoreSettings]:
     """The entries of every lorebook a character uses, and the activation settings."""
-    links = list(
-        await session.scalars(
-            select(CharacterLorebook).where(CharacterLorebook.character_id == character.id)
+    rows = (
+        await session.execute(
+            select(Lorebook, CharacterLorebook.is_primary)
+            .join(CharacterLorebook, CharacterLorebook.lorebook_id == Lorebook.id)
+            .where(CharacterLorebook.character_id == character.id)
+            .order_by(CharacterLorebook.is_primary.desc(), Lorebook.id)
         )
-    )
-    if not links:
+    ).all()
+    if not rows:
         return [], LoreSettings()
-    book_ids = [link.lorebook_id for link in sorted(links, key=lambda x: not x.is_primary)]
-    books = {
-        b.id: b for b in await session.scalars(select(Lorebook).where(Lorebook.id.in_(book_ids)))
-    }
-    primary = books.get(book_ids[0])
+    book_ids = [book.id for book, _ in rows]
+    primary = rows[0][0]
     settings = LoreSettings(
-        scan_depth=(primary.scan_depth if primary and primary.scan_depth else DEFAULT_SCAN_DEPTH),
-        token_budget=(
-            primary.token_budget if primary and primary.token_budget else DEFAULT_TOKEN_BUDGET
-        ),
-        recursive=bool(primary and primary.recursive_scanning),
+        scan_depth=primary.scan_depth or DEFAULT_SCAN_DEPTH,
+        token_budget=primary.token_budget or DEFAULT_TOKEN_BUDGET,
+        recursive=bool(primary.recursive_scanning),
     )
     entries = [
         LoreEntry(
@@ -171,10 +168,18 @@ async def plan_reply(
     makes a branch when that is not the leaf. Without it, a new reply is generated under
     `parent_id`, which must be a user message: this is regenerate (a new swipe).
     """
-    conversation = await get_conversation(session, account, conversation_id)
-    character = await session.get(Character, conversation.character_id)
-    if character is None:
-        raise NotFound("the character of this conversation no longer exists")
+    # One query for the conversation, its character and persona: this is the hot path.
+    row = (
+        await session.execute(
+            select(Conversation, Character, Persona)
+            .join(Character, Character.id == Conversation.character_id)
+            .outerjoin(Persona, Persona.id == Conversation.persona_id)
+            .where(Conversation.id == conversation_id, Conversation.owner_id == account.id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("no such conversation")
+    conversation, character, chosen_persona = row
     backend = registry.get(character.backend)
     messages = await all_messages(session, conversation.id)
     by_id = {m.id: m for m in messages}
@@ -190,10 +195,14 @@ async def plan_reply(
         if anchor is not None and anchor not in by_id:
             raise NotFound("no such parent message in this conversation")
         user_message = Message(
-            conversation_id=conversation.id, parent_id=anchor, role="user", content=content
+            id=new_id(),
+            conversation_id=conversation.id,
+            parent_id=anchor,
+            role="user",
+            content=content,
+            created_at=utcnow(),
         )
-        session.add(user_message)
-        await session.flush()
+        session.add(user_message)  # flushed with the commit below: one round trip fewer
         messages.append(user_message)
         reply_parent = user_message.id
         user_message_id = user_message.id
@@ -203,9 +212,7 @@ async def plan_reply(
         if by_id[parent_id].role != "user":
             raise Invalid("a reply is generated under a user message", "not_a_user_message")
         reply_parent = parent_id
-    persona = (
-        await session.get(Persona, conversation.persona_id) if conversation.persona_id else None
-    ) or await default_persona(session, account)
+    persona = chosen_persona or await default_persona(session, account)
     history = [Turn(m.role, m.content) for m in path_to(messages, reply_parent)]
     params = generation_params(character, reply_max_tokens)
     prompt = await build_prompt(
@@ -311,6 +318,12 @@ class ReplyRunner:
                 "duration_ms": done.duration_ms,
             }
             queue.put_nowait(ReplyDone(saved, usage))
+            # Count the reply's tokens now, off the request path: the next turn's prompt
+            # fitting then finds it in the backend's cache instead of tokenizing it.
+            with contextlib.suppress(BackendError):
+                await plan.backend.count_message_tokens(
+                    [{"role": "assistant", "content": saved["content"]}]
+                )
         except BackendError as exc:
             queue.put_nowait(ReplyError(f"backend_{exc.kind}", exc.message))
         except NotFound as exc:

@@ -52,8 +52,10 @@ def _compile(key: str, case_sensitive: bool) -> re.Pattern[str] | None:
         return None
 
 
-def key_matches(key: str, text: str, case_sensitive: bool, use_regex: bool) -> bool:
-    """Whether one key occurs in the text."""
+def key_matches(
+    key: str, text: str, case_sensitive: bool, use_regex: bool, lowered: str | None = None
+) -> bool:
+    """Whether one key occurs in the text (`lowered`: text.lower(), if already made)."""
     if not key:
         return False
     if use_regex:
@@ -61,18 +63,18 @@ def key_matches(key: str, text: str, case_sensitive: bool, use_regex: bool) -> b
         return bool(compiled and compiled.search(text))
     if case_sensitive:
         return key in text
-    return key.lower() in text.lower()
+    return key.lower() in (lowered if lowered is not None else text.lower())
 
 
-def _triggered(entry: LoreEntry, text: str) -> bool:
-    if not any(key_matches(k, text, entry.case_sensitive, entry.use_regex) for k in entry.keys):
-        return False
-    if entry.selective and entry.secondary_keys:
+def _triggered(entry: LoreEntry, text: str, lowered: str) -> bool:
+    def hit(keys: tuple[str, ...]) -> bool:
         return any(
-            key_matches(k, text, entry.case_sensitive, entry.use_regex)
-            for k in entry.secondary_keys
+            key_matches(k, text, entry.case_sensitive, entry.use_regex, lowered) for k in keys
         )
-    return True
+
+    if not hit(entry.keys):
+        return False
+    return hit(entry.secondary_keys) if entry.selective and entry.secondary_keys else True
 
 
 def activate(
@@ -88,12 +90,20 @@ def activate(
     The result is sorted by insertion order (lower first).
     """
     scan = "\n".join(recent_texts)
+    lowered = scan.lower()  # once, not once per key
     enabled = [e for e in entries if e.enabled and e.content]
-    chosen: dict[str, LoreEntry] = {e.id: e for e in enabled if e.constant or _triggered(e, scan)}
+    chosen: dict[str, LoreEntry] = {
+        e.id: e for e in enabled if e.constant or _triggered(e, scan, lowered)
+    }
     if recursive:
         for _ in range(MAX_RECURSION):
             extra_text = "\n".join(e.content for e in chosen.values())
-            new = {e.id: e for e in enabled if e.id not in chosen and _triggered(e, extra_text)}
+            extra_lowered = extra_text.lower()
+            new = {
+                e.id: e
+                for e in enabled
+                if e.id not in chosen and _triggered(e, extra_text, extra_lowered)
+            }
             if not new:
                 break
             chosen.update(new)

@@ -17,7 +17,7 @@ history up to that turn, so an earlier prompt is always a prefix of the next one
 
 from __future__ import annotations
 
-import math
+import asyncio
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -25,15 +25,12 @@ from dataclasses import dataclass
 from personae.chat.lore import DEFAULT_SCAN_DEPTH, DEFAULT_TOKEN_BUDGET, LoreEntry, activate
 from personae.chat.macros import MacroContext, hidden_keys, render
 from personae.errors import DomainError
-from personae.llm.base import ChatMessage
+from personae.llm.base import ChatMessage, estimate_tokens
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are {{char}}. Write {{char}}'s next reply in this conversation with {{user}}. "
     "Stay in character, keep replies short and vivid, and never speak for {{user}}."
 )
-# Trimmed history starts at a multiple of this many messages, so the cut point (and with
-# it the cached prefix) stays put for several turns instead of moving every turn.
-TRIM_STEP = 6
 SAFETY_MARGIN = 16
 PER_MESSAGE_OVERHEAD = 8
 
@@ -125,11 +122,6 @@ def stable_system(
     return "\n\n".join(p.strip() for p in parts if p.strip())
 
 
-def estimate_tokens(text: str) -> int:
-    """A quick estimate for lore budgets (about 3.5 characters a token)."""
-    return math.ceil(len(text) / 3.5)
-
-
 def lore_insertions(
     history: Sequence[Turn],
     keyed: Sequence[LoreEntry],
@@ -183,10 +175,29 @@ def _byte_bound(blocks: Sequence[Sequence[ChatMessage]]) -> int:
 
 
 async def _sizes(
+    system: ChatMessage,
     blocks: Sequence[Sequence[ChatMessage]],
     count: Callable[[Sequence[ChatMessage]], Awaitable[int]],
 ) -> list[int]:
-    return [sum([await count([m]) for m in block]) for block in blocks]
+    """Tokens each block adds after the system message (the template's fixed cost cancels)."""
+    base = await count([system])
+    # Counts are cached per text by the backend; the new texts are tokenized concurrently.
+    totals = await asyncio.gather(*(count([system, *block]) for block in blocks))
+    return [total - base for total in totals]
+
+
+def chunk_starts(sizes: Sequence[int], chunk: int) -> list[int]:
+    """Where history chunks of about `chunk` tokens begin, counted from the first message.
+
+    Chunks are measured from the start of the chat, so they never move as it grows: the
+    window's start jumps a whole chunk at a time and then stays put for many turns.
+    """
+    starts, total = [0], 0
+    for index, size in enumerate(sizes):
+        total += size
+        if total >= chunk * len(starts):
+            starts.append(index + 1)
+    return starts
 
 
 async def fit_window(
@@ -194,34 +205,45 @@ async def fit_window(
     keyed: Sequence[LoreEntry],
     settings: LoreSettings,
     ctx: MacroContext,
+    system: ChatMessage,
     budget: int,
     count: Callable[[Sequence[ChatMessage]], Awaitable[int]],
 ) -> tuple[int, list[list[ChatMessage]], dict[int, list[LoreEntry]]]:
-    """The first history index to keep, its messages and notes, fitting `budget` tokens.
+    """The first history index to keep, its messages and lore, fitting `budget` tokens.
 
-    The cut moves in steps of TRIM_STEP messages so it stays put for several turns.
+    When the whole history does not fit, the window starts at the first chunk boundary
+    (chunks of half the budget) from which the rest fits, so trimming happens about once
+    every half-budget of chat instead of every turn, and the cached prefix survives.
     """
-    first = 0
-    while True:
+    notes = lore_insertions(history, keyed, settings, ctx)
+    blocks = window_messages(history, notes, ctx)
+    if _byte_bound(blocks) <= budget:
+        return 0, blocks, notes
+    sizes = await _sizes(system, blocks, count)
+    if sum(sizes) <= budget:
+        return 0, blocks, notes
+    suffix = [0] * (len(sizes) + 1)
+    for index in range(len(sizes) - 1, -1, -1):
+        suffix[index] = suffix[index + 1] + sizes[index]
+    finest = next(i for i in range(len(sizes) + 1) if suffix[i] <= budget)
+    if finest >= len(history):
+        raise ContextOverflow(
+            "the newest message alone does not fit the model's context window; "
+            "shorten it or choose a backend with a larger context"
+        )
+    starts = chunk_starts(sizes, max(1, budget // 2))
+    # Chunk starts first (stable), then the finest cut as a last resort.
+    candidates = [b for b in starts if finest <= b < len(history)] + [finest]
+    for first in candidates:
         kept = history[first:]
-        notes = lore_insertions(kept, keyed, settings, ctx)
-        blocks = window_messages(kept, notes, ctx)
-        if _byte_bound(blocks) <= budget:
-            return first, blocks, notes
-        sizes = await _sizes(blocks, count)
-        if sum(sizes) <= budget:
-            return first, blocks, notes
-        if len(kept) <= 1:
-            raise ContextOverflow(
-                "the newest message alone does not fit the model's context window; "
-                "shorten it or choose a backend with a larger context"
-            )
-        total, drop = sum(sizes), 0
-        while total > budget and drop < len(sizes) - 1:
-            total -= sizes[drop]
-            drop += 1
-        target = first + max(drop, 1)
-        first = min(math.ceil(target / TRIM_STEP) * TRIM_STEP, len(history) - 1)
+        kept_notes = lore_insertions(kept, keyed, settings, ctx)
+        kept_blocks = window_messages(kept, kept_notes, ctx)
+        if sum(await _sizes(system, kept_blocks, count)) <= budget:
+            return first, kept_blocks, kept_notes
+    raise ContextOverflow(
+        "the newest messages do not fit the model's context window; "
+        "shorten them or choose a backend with a larger context"
+    )
 
 
 async def assemble(
@@ -258,7 +280,7 @@ async def assemble(
             "window; shorten the definition or choose a backend with a larger context"
         )
     first, blocks, notes = (
-        await fit_window(history, keyed, lore_settings, ctx, budget, count)
+        await fit_window(history, keyed, lore_settings, ctx, fixed[0], budget, count)
         if history
         else (0, [], {})
     )
