@@ -175,14 +175,19 @@ def _byte_bound(blocks: Sequence[Sequence[ChatMessage]]) -> int:
 
 
 async def _sizes(
-    system: ChatMessage,
     blocks: Sequence[Sequence[ChatMessage]],
     count: Callable[[Sequence[ChatMessage]], Awaitable[int]],
 ) -> list[int]:
-    """Tokens each block adds after the system message (the template's fixed cost cancels)."""
-    base = await count([system])
-    # Counts are cached per text by the backend; the new texts are tokenized concurrently.
-    totals = await asyncio.gather(*(count([system, *block]) for block in blocks))
+    """Tokens each block adds to a prompt.
+
+    Each block is counted after a one-character system message, then that message's own
+    count is taken off: the template's fixed cost cancels exactly, and the long real
+    system message is not re-hashed once per block.
+    """
+    anchor: ChatMessage = {"role": "system", "content": "."}
+    base = await count([anchor])
+    # Counts are cached per text by the backend; new texts are tokenized concurrently.
+    totals = await asyncio.gather(*(count([anchor, *block]) for block in blocks))
     return [total - base for total in totals]
 
 
@@ -205,7 +210,6 @@ async def fit_window(
     keyed: Sequence[LoreEntry],
     settings: LoreSettings,
     ctx: MacroContext,
-    system: ChatMessage,
     budget: int,
     count: Callable[[Sequence[ChatMessage]], Awaitable[int]],
 ) -> tuple[int, list[list[ChatMessage]], dict[int, list[LoreEntry]]]:
@@ -219,7 +223,7 @@ async def fit_window(
     blocks = window_messages(history, notes, ctx)
     if _byte_bound(blocks) <= budget:
         return 0, blocks, notes
-    sizes = await _sizes(system, blocks, count)
+    sizes = await _sizes(blocks, count)
     if sum(sizes) <= budget:
         return 0, blocks, notes
     suffix = [0] * (len(sizes) + 1)
@@ -238,7 +242,7 @@ async def fit_window(
         kept = history[first:]
         kept_notes = lore_insertions(kept, keyed, settings, ctx)
         kept_blocks = window_messages(kept, kept_notes, ctx)
-        if sum(await _sizes(system, kept_blocks, count)) <= budget:
+        if sum(await _sizes(kept_blocks, count)) <= budget:
             return first, kept_blocks, kept_notes
     raise ContextOverflow(
         "the newest messages do not fit the model's context window; "
@@ -280,7 +284,7 @@ async def assemble(
             "window; shorten the definition or choose a backend with a larger context"
         )
     first, blocks, notes = (
-        await fit_window(history, keyed, lore_settings, ctx, fixed[0], budget, count)
+        await fit_window(history, keyed, lore_settings, ctx, budget, count)
         if history
         else (0, [], {})
     )
