@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 CARDS_DIR = SHARED / "fixtures" / "cards"
 POSTGRES_URL = os.environ.get("PERSONAE_TEST_POSTGRES_URL", "")
+PG_TEST_DB = f"personae_test_{os.getpid()}"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -40,17 +41,36 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 async def _fresh_postgres(url: str) -> str:
-    """Create an empty database `personae_test` beside the configured one; return its URL."""
+    """Create an empty database beside the configured one, named for this test run (so
+    runs in parallel never share one); return its URL."""
     import asyncpg
 
     plain = url.replace("postgresql+asyncpg://", "postgresql://")
     conn = await asyncpg.connect(plain)
     try:
-        await conn.execute("DROP DATABASE IF EXISTS personae_test WITH (FORCE)")
-        await conn.execute("CREATE DATABASE personae_test")
+        await conn.execute(f"DROP DATABASE IF EXISTS {PG_TEST_DB} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {PG_TEST_DB}")
     finally:
         await conn.close()
-    return url.rsplit("/", 1)[0] + "/personae_test"
+    return url.rsplit("/", 1)[0] + f"/{PG_TEST_DB}"
+
+
+async def _drop_postgres(url: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {PG_TEST_DB} WITH (FORCE)")
+    finally:
+        await conn.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop this run's PostgreSQL database, if it made one."""
+    if "postgres" in _engines:
+        import asyncio
+
+        asyncio.run(_drop_postgres(POSTGRES_URL))
 
 
 _engines: dict[str, tuple[str, AsyncEngine]] = {}

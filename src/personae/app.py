@@ -21,6 +21,10 @@ from personae.llm.base import BackendError
 from personae.llm.registry import BackendRegistry
 from personae.migrate import ensure_sqlite_folder, upgrade
 from personae.openai_compat.routes import router as openai_router
+from personae.social.api import actors as social_actors
+from personae.social.api import feeds as social_feeds
+from personae.social.api import moderation as social_moderation
+from personae.social.api import posts as social_posts
 from personae.state import AppState
 from personae.web.routes import mount_static
 from personae.web.routes import router as web_router
@@ -102,6 +106,8 @@ def create_app(
     app.include_router(characters_router)
     app.include_router(chat_router)
     app.include_router(openai_router)
+    for social in (social_actors, social_posts, social_feeds, social_moderation):
+        app.include_router(social.router)
     app.include_router(web_router)
     mount_static(app)
     return app

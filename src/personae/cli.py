@@ -61,12 +61,15 @@ def run_in_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
 async def resolve_user(session: AsyncSession, username: str | None) -> Any:
     """The named account, else the first admin; says how to make one when there is none."""
     from personae.accounts.models import Account
-    from personae.accounts.service import get_account_by_username
+    from personae.accounts.service import UNUSABLE_PASSWORD_HASH, get_account_by_username
 
     if username:
         return await get_account_by_username(session, username)
     account = await session.scalar(
-        select(Account).order_by(Account.is_admin.desc(), Account.created_at).limit(1)
+        select(Account)
+        .where(Account.password_hash != UNUSABLE_PASSWORD_HASH)
+        .order_by(Account.is_admin.desc(), Account.created_at)
+        .limit(1)
     )
     if account is None:
         fail("there is no account yet; create one with: personae users create NAME")
@@ -88,14 +91,14 @@ def serve(
         settings.host = host
     if port is not None:
         settings.port = port
-    from personae.accounts.service import count_accounts
+    from personae.accounts.service import count_admins
 
-    accounts = run_in_session(count_accounts)
+    admins = run_in_session(count_admins)
     url = settings.effective_base_url
     console.print(f"personae is starting at [bold]{url}[/]  (data: {settings.data_dir})")
-    if accounts == 0:
+    if admins == 0:
         console.print(
-            "No accounts yet: open the page and sign up (the first account becomes the admin),"
+            "No admin yet: open the page and sign up (the first account becomes the admin),"
             " or run [bold]personae users create NAME[/]."
         )
     uvicorn.run(
@@ -125,7 +128,7 @@ def users_create(
     password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin.")] = False,
 ) -> None:
     """Create a local account (asks for the password)."""
-    from personae.accounts.service import count_accounts, create_account
+    from personae.accounts.service import count_admins, create_account
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -133,7 +136,7 @@ def users_create(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
     async def work(session: AsyncSession) -> tuple[str, bool]:
-        first = await count_accounts(session) == 0
+        first = await count_admins(session) == 0
         account = await create_account(session, username, password, is_admin=admin or first)
         return account.username, account.is_admin
 

@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     reply_max_tokens: int = Field(default=300, ge=1, le=32_768)
     session_days: int = Field(default=30, ge=1, le=3650)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    feed_ranker: Literal["balanced", "chronological"] = "balanced"
 
     @field_validator("data_dir")
     @classmethod

@@ -10,19 +10,43 @@ from personae.characters.models import (
 )
 from personae.chat.models import Conversation, Message
 from personae.db import Base
+from personae.social.models import (
+    Actor,
+    Block,
+    Follow,
+    Like,
+    Mute,
+    Notification,
+    Post,
+    PostEdit,
+    PostMention,
+    PostTag,
+    Report,
+)
 
 metadata = Base.metadata
 
 __all__ = [
     "Account",
+    "Actor",
     "AuthToken",
+    "Block",
     "Character",
     "CharacterAsset",
     "CharacterLorebook",
     "Conversation",
+    "Follow",
+    "Like",
     "Lorebook",
     "LorebookEntry",
     "Message",
+    "Mute",
+    "Notification",
     "Persona",
+    "Post",
+    "PostEdit",
+    "PostMention",
+    "PostTag",
+    "Report",
     "metadata",
 ]

@@ -20,6 +20,8 @@ from personae.errors import Conflict, Invalid, NotFound, Unauthorized
 USERNAME_RE = re.compile(r"^[a-z0-9_]{2,30}$")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
+# Stored for accounts nobody signs in to (demo people): argon2 rejects it as a hash.
+UNUSABLE_PASSWORD_HASH = "!"  # noqa: S105 - a marker, not a secret
 _hasher = PasswordHasher()
 
 
@@ -37,8 +39,14 @@ def normalise_username(username: str) -> str:
 
 
 async def count_accounts(session: AsyncSession) -> int:
-    """How many accounts exist (the first one becomes admin)."""
+    """How many accounts exist."""
     return int(await session.scalar(select(func.count()).select_from(Account)) or 0)
+
+
+async def count_admins(session: AsyncSession) -> int:
+    """How many admins exist (an account created while there are none becomes one)."""
+    query = select(func.count()).select_from(Account).where(Account.is_admin)
+    return int(await session.scalar(query) or 0)
 
 
 async def create_account(
@@ -48,7 +56,8 @@ async def create_account(
     display_name: str = "",
     is_admin: bool | None = None,
 ) -> Account:
-    """Create an account with a default persona; the very first account is an admin."""
+    """Create an account, its actor and a default persona; the first one while no admin
+    exists becomes the admin (demo accounts are never admins)."""
     name = normalise_username(username)
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise Invalid(
@@ -61,7 +70,7 @@ async def create_account(
     taken = await session.scalar(select(Account.id).where(Account.username == name))
     if taken or await session.scalar(select(Character.id).where(Character.handle == name)):
         raise Conflict(f"the username '{name}' is taken; choose another", code="username_taken")
-    admin = is_admin if is_admin is not None else await count_accounts(session) == 0
+    admin = is_admin if is_admin is not None else await count_admins(session) == 0
     account = Account(
         username=name,
         display_name=display_name or name,
@@ -77,6 +86,9 @@ async def create_account(
             f"the username '{name}' is taken; choose another", "username_taken"
         ) from None
     session.add(Persona(owner_id=account.id, name=account.display_name, is_default=True))
+    from personae.social.actors import create_person_actor
+
+    await create_person_actor(session, account)
     await session.commit()
     return account
 

@@ -27,6 +27,7 @@ from personae.characters.models import (
 )
 from personae.characters.service import free_handle, get_character, handle_taken, sniff_image
 from personae.errors import Conflict, DomainError, Invalid
+from personae.social.actors import sync_character_actor
 
 ExportFormat = Literal["png", "json", "charx"]
 EXPORT_MIME = {"png": "image/png", "json": "application/json", "charx": "application/zip"}
@@ -108,6 +109,7 @@ async def import_card(
     try:
         session.add(character)
         await session.flush()
+        await sync_character_actor(session, character)
         for i, asset in enumerate(parsed.assets):
             session.add(
                 CharacterAsset(

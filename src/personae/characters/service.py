@@ -14,6 +14,7 @@ from personae.accounts.models import Account
 from personae.characters.models import Character, CharacterAsset, CharacterLorebook
 from personae.characters.schemas import CharacterCreate, CharacterFields
 from personae.errors import Conflict, Invalid, NotFound
+from personae.social.actors import sync_character_actor
 
 MAX_AVATAR_BYTES = 8 * 1024 * 1024
 _IMAGE_MAGIC = {
@@ -97,6 +98,7 @@ async def create_character(
     _apply_fields(character, fields)
     session.add(character)
     await session.flush()
+    await sync_character_actor(session, character)
     if commit:
         await session.commit()
     return character
@@ -164,6 +166,8 @@ async def update_character(
         character.handle = fields.handle
     _apply_fields(character, fields)
     character.revision += 1
+    await session.flush()
+    await sync_character_actor(session, character)
     await session.commit()
     return character
 
@@ -232,6 +236,7 @@ async def duplicate_character(session: AsyncSession, account: Account, ref: str)
     copy.name = source.name
     session.add(copy)
     await session.flush()
+    await sync_character_actor(session, copy)
     assets = await session.scalars(
         select(CharacterAsset)
         .where(CharacterAsset.character_id == source.id)

@@ -1,0 +1,1 @@
+"""The social network: actors, posts, the graph, timelines, search, moderation."""

@@ -1,0 +1,207 @@
+"""Who may see what: one place that builds the visibility rules every read goes through.
+
+Every list and lookup of posts (timelines, threads, search, notifications, single posts)
+filters with `visible_posts`, so a rule added here holds for every interface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true, union
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from personae.accounts.models import Account
+from personae.errors import Forbidden, NotFound
+from personae.social.actors import acting_actor, operated_ids
+from personae.social.models import Actor, Block, Follow, Mute, Post, PostMention
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The caller as the network sees them.
+
+    `actor` is who the request acts as (the person, or one of their characters via `as`);
+    `identities` are all actors the account answers for, whose grants it shares (an
+    operator sees what their characters may see). Blocks, mutes and the AI preference
+    are the acting actor's.
+    """
+
+    account: Account | None = None
+    actor: Actor | None = None
+    identities: tuple[str, ...] = ()
+    blocked: frozenset[str] = field(default_factory=frozenset)
+    muted: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def actor_id(self) -> str | None:
+        """The acting actor's id, or None for anonymous callers."""
+        return self.actor.id if self.actor else None
+
+    @property
+    def show_ai(self) -> str:
+        """The AI preference in force: a person's own; characters see everything."""
+        if self.actor is None or self.actor.kind != "person":
+            return "all"
+        return self.actor.show_ai
+
+    def require_actor(self) -> Actor:
+        """The acting actor; anonymous callers cannot act."""
+        if self.actor is None:
+            from personae.errors import Unauthorized
+
+            raise Unauthorized("sign in first: send 'Authorization: Bearer <token>' or log in")
+        return self.actor
+
+
+ANONYMOUS = Viewer()
+
+
+async def blocked_either_way(session: AsyncSession, actor_id: str) -> frozenset[str]:
+    """Actors the given one blocks or is blocked by."""
+    query = union(
+        select(Block.blocked_id).where(Block.blocker_id == actor_id),
+        select(Block.blocker_id).where(Block.blocked_id == actor_id),
+    )
+    return frozenset((await session.execute(query)).scalars())
+
+
+async def muted_by(session: AsyncSession, actor_id: str) -> frozenset[str]:
+    """Actors the given one mutes."""
+    rows = await session.scalars(select(Mute.muted_id).where(Mute.muter_id == actor_id))
+    return frozenset(rows)
+
+
+async def viewer_for(
+    session: AsyncSession, account: Account | None, as_handle: str | None = None
+) -> Viewer:
+    """Build the viewer of a request (anonymous when there is no account)."""
+    if account is None:
+        if as_handle:
+            from personae.errors import Unauthorized
+
+            raise Unauthorized("sign in to act as a character")
+        return ANONYMOUS
+    actor = await acting_actor(session, account, as_handle)
+    return Viewer(
+        account=account,
+        actor=actor,
+        identities=await operated_ids(session, account),
+        blocked=await blocked_either_way(session, actor.id),
+        muted=await muted_by(session, actor.id),
+    )
+
+
+def followees_of(actor_id: str) -> Select[str]:
+    """Ids the actor follows (accepted follows only)."""
+    return select(Follow.followee_id).where(
+        Follow.follower_id == actor_id, Follow.state == "accepted"
+    )
+
+
+def inactive_actors() -> Select[str]:
+    """Ids of actors nobody else may see: private characters and suspended actors."""
+    return select(Actor.id).where(or_(Actor.hidden.is_(True), Actor.suspended.is_(True)))
+
+
+def visible_posts(viewer: Viewer) -> ColumnElement[bool]:
+    """The condition under which `viewer` may see a post (use it on every post query)."""
+    p = Post
+    active = and_(
+        p.author_id.not_in(inactive_actors()), p.origin_author_id.not_in(inactive_actors())
+    )
+    conditions: list[ColumnElement[bool]] = []
+    grants: list[ColumnElement[bool]] = [p.visibility.in_(("public", "unlisted"))]
+    if viewer.identities:
+        ids = list(viewer.identities)
+        active = or_(p.author_id.in_(ids), active)
+        grants += [
+            p.author_id.in_(ids),
+            and_(
+                p.visibility == "followers",
+                p.author_id.in_(
+                    select(Follow.followee_id).where(
+                        Follow.follower_id.in_(ids), Follow.state == "accepted"
+                    )
+                ),
+            ),
+            p.id.in_(select(PostMention.post_id).where(PostMention.actor_id.in_(ids))),
+        ]
+    conditions.append(active)
+    conditions.append(or_(*grants))
+    if viewer.blocked:
+        blocked = list(viewer.blocked)
+        conditions += [p.author_id.not_in(blocked), p.origin_author_id.not_in(blocked)]
+    return and_(*conditions)
+
+
+def timeline_filters(viewer: Viewer) -> ColumnElement[bool]:
+    """What a viewer chose not to see in lists: muted actors and, by preference, AI posts."""
+    p = Post
+    conditions: list[ColumnElement[bool]] = [true()]
+    if viewer.muted:
+        muted = list(viewer.muted)
+        conditions += [p.author_id.not_in(muted), p.origin_author_id.not_in(muted)]
+    if viewer.show_ai == "none":
+        conditions += [p.author_is_ai.is_(False), p.origin_is_ai.is_(False)]
+    elif viewer.show_ai == "followed" and viewer.actor_id:
+        followed = followees_of(viewer.actor_id)
+        conditions += [
+            or_(p.author_is_ai.is_(False), p.author_id.in_(followed)),
+            or_(p.origin_is_ai.is_(False), p.origin_author_id.in_(followed)),
+        ]
+    return and_(*conditions)
+
+
+def actor_visible(viewer: Viewer) -> ColumnElement[bool]:
+    """The condition under which `viewer` may see an actor's profile."""
+    conditions: list[ColumnElement[bool]] = [
+        or_(and_(Actor.hidden.is_(False), Actor.suspended.is_(False)), false())
+    ]
+    if viewer.identities:
+        conditions = [or_(conditions[0], Actor.id.in_(list(viewer.identities)))]
+    if viewer.blocked:
+        conditions.append(Actor.id.not_in(list(viewer.blocked)))
+    return and_(*conditions)
+
+
+async def get_visible_actor(session: AsyncSession, viewer: Viewer, handle: str) -> Actor:
+    """An actor by handle (or id) if the viewer may see it; else 404."""
+    ref = handle.strip().lstrip("@")
+    actor = await session.scalar(
+        select(Actor).where(
+            or_(Actor.handle == ref.lower(), Actor.id == ref), actor_visible(viewer)
+        )
+    )
+    if actor is None:
+        raise NotFound(f"no actor '@{ref}'")
+    return actor
+
+
+async def get_visible_post(session: AsyncSession, viewer: Viewer, post_id: str) -> Post:
+    """A post the viewer may see; anything else (missing, private, blocked) is a 404."""
+    post = await session.scalar(select(Post).where(Post.id == post_id, visible_posts(viewer)))
+    if post is None:
+        raise NotFound(f"no post '{post_id}'")
+    return post
+
+
+def check_ai_may_reply(author: Actor, target: Actor) -> None:
+    """People may refuse replies from AI characters."""
+    if author.is_ai and target.kind == "person" and not target.accept_ai_replies:
+        raise Forbidden(
+            f"@{target.handle} does not accept replies from AI characters", code="ai_refused"
+        )
+
+
+def check_ai_may_mention(author: Actor, target: Actor) -> None:
+    """People may refuse mentions from AI characters."""
+    if author.is_ai and target.kind == "person" and not target.accept_ai_mentions:
+        raise Forbidden(
+            f"@{target.handle} does not accept mentions from AI characters", code="ai_refused"
+        )
+
+
+def not_blocked(viewer: Viewer, *actor_ids: str) -> bool:
+    """True when none of the actors is blocked by, or blocks, the viewer."""
+    return not any(a in viewer.blocked for a in actor_ids)

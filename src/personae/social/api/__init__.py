@@ -1,0 +1,1 @@
+"""The social network's HTTP API under /api/v1 (thin routes over the services)."""

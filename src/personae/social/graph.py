@@ -1,0 +1,289 @@
+"""The social graph: follows (and requests), blocks and mutes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from personae.errors import Invalid, NotFound
+from personae.social.access import Viewer, actor_visible, get_visible_actor
+from personae.social.actors import require_can_publish
+from personae.social.models import Actor, Block, Follow, Mute, Notification
+from personae.social.notifications import notify
+
+
+@dataclass(frozen=True)
+class Relationship:
+    """How the acting actor and another actor stand."""
+
+    following: bool = False
+    requested: bool = False
+    followed_by: bool = False
+    blocking: bool = False
+    muting: bool = False
+
+
+async def relationship(session: AsyncSession, viewer: Viewer, other_id: str) -> Relationship:
+    """The acting actor's relationship to another actor (all false when anonymous)."""
+    me = viewer.actor_id
+    if me is None or me == other_id:
+        return Relationship()
+    follows = await session.execute(
+        select(Follow.follower_id, Follow.state).where(
+            or_(
+                and_(Follow.follower_id == me, Follow.followee_id == other_id),
+                and_(Follow.follower_id == other_id, Follow.followee_id == me),
+            )
+        )
+    )
+    mine = {row[0]: row[1] for row in follows}
+    blocking = await session.scalar(
+        select(Block.id).where(Block.blocker_id == me, Block.blocked_id == other_id)
+    )
+    return Relationship(
+        following=mine.get(me) == "accepted",
+        requested=mine.get(me) == "pending",
+        followed_by=mine.get(other_id) == "accepted",
+        blocking=blocking is not None,
+        muting=other_id in viewer.muted,
+    )
+
+
+async def _counter(session: AsyncSession, follower_id: str, followee_id: str, step: int) -> None:
+    await session.execute(
+        update(Actor)
+        .where(Actor.id == follower_id)
+        .values(following_count=Actor.following_count + step)
+    )
+    await session.execute(
+        update(Actor)
+        .where(Actor.id == followee_id)
+        .values(followers_count=Actor.followers_count + step)
+    )
+
+
+async def follow(session: AsyncSession, viewer: Viewer, handle: str) -> Follow:
+    """Follow an actor; a locked one gets a request to accept. Idempotent."""
+    actor = viewer.require_actor()
+    require_can_publish(actor)
+    target = await get_visible_actor(session, viewer, handle)
+    if target.id == actor.id:
+        raise Invalid("an actor cannot follow itself", code="self_follow")
+    if target.hidden:
+        raise Invalid(f"@{target.handle} is private and cannot be followed", "character_private")
+    existing = await session.scalar(
+        select(Follow).where(Follow.follower_id == actor.id, Follow.followee_id == target.id)
+    )
+    if existing is not None:
+        return existing
+    state = "pending" if target.locked else "accepted"
+    row = Follow(follower_id=actor.id, followee_id=target.id, state=state)
+    session.add(row)
+    try:
+        await session.flush()
+    except IntegrityError:  # the same follow, sent twice at once
+        await session.rollback()
+        found = await session.scalar(
+            select(Follow).where(Follow.follower_id == actor.id, Follow.followee_id == target.id)
+        )
+        if found is None:
+            raise
+        return found
+    if state == "accepted":
+        await _counter(session, actor.id, target.id, 1)
+    await notify(
+        session, target.id, "follow" if state == "accepted" else "follow_request", actor.id
+    )
+    await session.commit()
+    return row
+
+
+async def _drop_follow(session: AsyncSession, follower_id: str, followee_id: str) -> bool:
+    row = await session.scalar(
+        select(Follow).where(Follow.follower_id == follower_id, Follow.followee_id == followee_id)
+    )
+    if row is None:
+        return False
+    if row.state == "accepted":
+        await _counter(session, follower_id, followee_id, -1)
+    else:
+        await session.execute(
+            delete(Notification).where(
+                Notification.recipient_id == followee_id,
+                Notification.actor_id == follower_id,
+                Notification.kind == "follow_request",
+            )
+        )
+    await session.delete(row)
+    return True
+
+
+async def unfollow(session: AsyncSession, viewer: Viewer, handle: str) -> None:
+    """Stop following (or withdraw a request). Idempotent."""
+    actor = viewer.require_actor()
+    target = await get_visible_actor(session, viewer, handle)
+    await _drop_follow(session, actor.id, target.id)
+    await session.commit()
+
+
+async def follow_requests(
+    session: AsyncSession, viewer: Viewer, cursor: str | None = None, limit: int = 40
+) -> list[tuple[Follow, Actor]]:
+    """Pending requests to follow the acting actor, newest first."""
+    actor = viewer.require_actor()
+    query = (
+        select(Follow, Actor)
+        .join(Actor, Actor.id == Follow.follower_id)
+        .where(Follow.followee_id == actor.id, Follow.state == "pending", actor_visible(viewer))
+    )
+    if cursor:
+        query = query.where(Follow.id < cursor)
+    rows = await session.execute(query.order_by(Follow.id.desc()).limit(limit))
+    return [(r[0], r[1]) for r in rows]
+
+
+async def answer_request(session: AsyncSession, viewer: Viewer, handle: str, accept: bool) -> None:
+    """Accept or reject a pending follow request to the acting actor."""
+    actor = viewer.require_actor()
+    requester = await get_visible_actor(session, viewer, handle)
+    row = await session.scalar(
+        select(Follow).where(
+            Follow.follower_id == requester.id,
+            Follow.followee_id == actor.id,
+            Follow.state == "pending",
+        )
+    )
+    if row is None:
+        raise NotFound(f"no follow request from @{requester.handle}")
+    await session.execute(
+        delete(Notification).where(
+            Notification.recipient_id == actor.id,
+            Notification.actor_id == requester.id,
+            Notification.kind == "follow_request",
+        )
+    )
+    if accept:
+        row.state = "accepted"
+        await _counter(session, requester.id, actor.id, 1)
+        await notify(session, actor.id, "follow", requester.id)
+    else:
+        await session.delete(row)
+    await session.commit()
+
+
+async def remove_follower(session: AsyncSession, viewer: Viewer, handle: str) -> None:
+    """Make an actor stop following the acting actor."""
+    actor = viewer.require_actor()
+    follower = await get_visible_actor(session, viewer, handle)
+    await _drop_follow(session, follower.id, actor.id)
+    await session.commit()
+
+
+async def list_follows(
+    session: AsyncSession,
+    viewer: Viewer,
+    handle: str,
+    direction: str,
+    cursor: str | None = None,
+    limit: int = 40,
+) -> list[tuple[Follow, Actor]]:
+    """Followers or followings of a visible actor (accepted only), newest first."""
+    target = await get_visible_actor(session, viewer, handle)
+    if direction == "followers":
+        query = select(Follow, Actor).join(Actor, Actor.id == Follow.follower_id)
+        query = query.where(Follow.followee_id == target.id)
+    else:
+        query = select(Follow, Actor).join(Actor, Actor.id == Follow.followee_id)
+        query = query.where(Follow.follower_id == target.id)
+    query = query.where(Follow.state == "accepted", actor_visible(viewer))
+    if cursor:
+        query = query.where(Follow.id < cursor)
+    rows = await session.execute(query.order_by(Follow.id.desc()).limit(limit))
+    return [(r[0], r[1]) for r in rows]
+
+
+async def block(session: AsyncSession, viewer: Viewer, handle: str) -> None:
+    """Block an actor: follows both ways end and neither sees the other. Idempotent."""
+    actor = viewer.require_actor()
+    target = await get_visible_actor(session, viewer, handle)
+    if target.id == actor.id:
+        raise Invalid("an actor cannot block itself", code="self_block")
+    existing = await session.scalar(
+        select(Block.id).where(Block.blocker_id == actor.id, Block.blocked_id == target.id)
+    )
+    if existing is None:
+        session.add(Block(blocker_id=actor.id, blocked_id=target.id))
+        await _drop_follow(session, actor.id, target.id)
+        await _drop_follow(session, target.id, actor.id)
+        await session.execute(
+            delete(Notification).where(
+                or_(
+                    and_(Notification.recipient_id == actor.id, Notification.actor_id == target.id),
+                    and_(Notification.recipient_id == target.id, Notification.actor_id == actor.id),
+                )
+            )
+        )
+        await session.commit()
+
+
+async def _target_by_handle(session: AsyncSession, handle: str) -> Actor:
+    """An actor by handle regardless of blocks (one must be able to unblock)."""
+    ref = handle.strip().lstrip("@").lower()
+    target = await session.scalar(select(Actor).where(or_(Actor.handle == ref, Actor.id == ref)))
+    if target is None:
+        raise NotFound(f"no actor '@{ref}'")
+    return target
+
+
+async def unblock(session: AsyncSession, viewer: Viewer, handle: str) -> None:
+    """Lift a block the acting actor made. Idempotent."""
+    actor = viewer.require_actor()
+    target = await _target_by_handle(session, handle)
+    await session.execute(
+        delete(Block).where(Block.blocker_id == actor.id, Block.blocked_id == target.id)
+    )
+    await session.commit()
+
+
+async def mute(session: AsyncSession, viewer: Viewer, handle: str) -> None:
+    """Mute an actor (they are not told). Idempotent."""
+    actor = viewer.require_actor()
+    target = await get_visible_actor(session, viewer, handle)
+    if target.id == actor.id:
+        raise Invalid("an actor cannot mute itself", code="self_mute")
+    existing = await session.scalar(
+        select(Mute.id).where(Mute.muter_id == actor.id, Mute.muted_id == target.id)
+    )
+    if existing is None:
+        session.add(Mute(muter_id=actor.id, muted_id=target.id))
+        await session.commit()
+
+
+async def unmute(session: AsyncSession, viewer: Viewer, handle: str) -> None:
+    """Lift a mute. Idempotent."""
+    actor = viewer.require_actor()
+    target = await _target_by_handle(session, handle)
+    await session.execute(delete(Mute).where(Mute.muter_id == actor.id, Mute.muted_id == target.id))
+    await session.commit()
+
+
+async def list_blocks_or_mutes(
+    session: AsyncSession, viewer: Viewer, which: str, cursor: str | None = None, limit: int = 40
+) -> list[Actor]:
+    """Actors the acting actor blocks or mutes, newest first."""
+    actor = viewer.require_actor()
+    if which == "blocks":
+        query = select(Actor, Block.id).join(Block, Block.blocked_id == Actor.id)
+        query = query.where(Block.blocker_id == actor.id)
+        order = Block.id
+    else:
+        query = select(Actor, Mute.id).join(Mute, Mute.muted_id == Actor.id)
+        query = query.where(Mute.muter_id == actor.id)
+        order = Mute.id
+    if cursor:
+        query = query.where(order < cursor)
+    rows = await session.execute(query.order_by(order.desc()).limit(limit))
+    return [r[0] for r in rows]

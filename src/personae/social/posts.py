@@ -1,0 +1,364 @@
+"""Posts: write, edit, delete, like and repost, with the network's rules applied."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from personae.db import new_id, utcnow
+from personae.errors import Forbidden, Invalid, NotFound
+from personae.social import text as post_text
+from personae.social.access import (
+    Viewer,
+    blocked_either_way,
+    check_ai_may_mention,
+    check_ai_may_reply,
+    get_visible_post,
+)
+from personae.social.actors import actors_by_handles, require_can_publish, search_key
+from personae.social.models import (
+    POST_VISIBILITIES,
+    Actor,
+    Like,
+    Post,
+    PostEdit,
+    PostMention,
+    PostTag,
+)
+from personae.social.notifications import notify
+
+MAX_POST_CHARS = 3000
+MAX_CW_CHARS = 500
+LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$")
+# From widest to narrowest audience: a reply may not reach further than its parent.
+AUDIENCE_RANK = {v: i for i, v in enumerate(POST_VISIBILITIES)}
+
+
+def _check_fields(text: str, content_warning: str, language: str, visibility: str) -> None:
+    if not text.strip():
+        raise Invalid("a post needs some text", code="empty_post")
+    if len(text) > MAX_POST_CHARS:
+        raise Invalid(
+            f"the post is {len(text)} characters; the limit is {MAX_POST_CHARS}",
+            code="post_too_long",
+        )
+    if len(content_warning) > MAX_CW_CHARS:
+        raise Invalid(f"content_warning is over {MAX_CW_CHARS} characters", "field_too_long")
+    if language and not LANGUAGE_RE.match(language):
+        raise Invalid(f"language '{language[:20]}' is not a language tag like 'en' or 'pt-BR'")
+    if visibility not in POST_VISIBILITIES:
+        raise Invalid(f"visibility must be one of {', '.join(POST_VISIBILITIES)}", "bad_visibility")
+
+
+async def _original(session: AsyncSession, viewer: Viewer, post_id: str) -> Post:
+    """The visible post with that id, or the post it reposts (one acts on originals)."""
+    post = await get_visible_post(session, viewer, post_id)
+    if post.repost_of_id:
+        post = await get_visible_post(session, viewer, post.repost_of_id)
+    return post
+
+
+async def _addressees(
+    session: AsyncSession, viewer: Viewer, author: Actor, text: str
+) -> tuple[dict[str, Actor], list[str]]:
+    """Mentioned actors (blocked ones silently left out, AI refusals raised) and tags."""
+    parsed = post_text.parse(text)
+    found = await actors_by_handles(session, parsed.mentions)
+    reachable = {h: a for h, a in found.items() if a.id not in viewer.blocked}
+    for target in reachable.values():
+        check_ai_may_mention(author, target)
+    return reachable, parsed.tags
+
+
+def _render(text: str, mentioned: dict[str, Actor]) -> str:
+    return post_text.render_html(text, {h: a.handle for h, a in mentioned.items()})
+
+
+async def create_post(
+    session: AsyncSession,
+    viewer: Viewer,
+    text: str,
+    content_warning: str = "",
+    language: str = "",
+    visibility: str = "public",
+    in_reply_to_id: str | None = None,
+    quote_of_id: str | None = None,
+) -> Post:
+    """Publish a post as the viewer's acting actor; checks everything before writing."""
+    author = viewer.require_actor()
+    require_can_publish(author)
+    _check_fields(text, content_warning, language, visibility)
+    parent: Post | None = None
+    parent_author: Actor | None = None
+    if in_reply_to_id:
+        parent = await _original(session, viewer, in_reply_to_id)
+        parent_author = await session.get(Actor, parent.author_id)
+        assert parent_author is not None
+        check_ai_may_reply(author, parent_author)
+        if AUDIENCE_RANK[visibility] < AUDIENCE_RANK[parent.visibility]:
+            raise Invalid(
+                f"a reply to a {parent.visibility} post cannot be {visibility}; use "
+                f"{parent.visibility} or narrower",
+                code="reply_too_wide",
+            )
+    quoted: Post | None = None
+    if quote_of_id:
+        quoted = await _original(session, viewer, quote_of_id)
+        if quoted.visibility not in ("public", "unlisted"):
+            raise Invalid("only public and unlisted posts can be quoted", code="not_quotable")
+    mentioned, tags = await _addressees(session, viewer, author, text)
+    post_id = new_id()
+    post = Post(
+        id=post_id,
+        author_id=author.id,
+        text=text,
+        content_html=_render(text, mentioned),
+        content_warning=content_warning,
+        language=language,
+        visibility=visibility,
+        is_reply=parent is not None,
+        in_reply_to_id=parent.id if parent else None,
+        reply_to_author_id=parent.author_id if parent else None,
+        root_id=parent.root_id if parent else post_id,
+        quote_of_id=quoted.id if quoted else None,
+        origin_author_id=author.id,
+        author_is_ai=author.is_ai,
+        origin_is_ai=author.is_ai,
+        search_key=search_key(post_id),
+    )
+    session.add(post)
+    await session.flush()
+    addressed = {a.id for a in mentioned.values()}
+    if parent_author is not None and parent_author.id not in viewer.blocked:
+        addressed.add(parent_author.id)  # the parent's author can always read a reply
+    addressed.discard(author.id)
+    session.add_all(PostMention(post_id=post_id, actor_id=a) for a in sorted(addressed))
+    session.add_all(PostTag(tag=t, post_id=post_id) for t in tags)
+    await session.execute(
+        update(Actor).where(Actor.id == author.id).values(posts_count=Actor.posts_count + 1)
+    )
+    if parent is not None:
+        await session.execute(
+            update(Post).where(Post.id == parent.id).values(replies_count=Post.replies_count + 1)
+        )
+        await notify(session, parent.author_id, "reply", author.id, post_id)
+    if quoted is not None:
+        await session.execute(
+            update(Post).where(Post.id == quoted.id).values(quotes_count=Post.quotes_count + 1)
+        )
+        if visibility in ("public", "unlisted") or quoted.author_id in addressed:
+            await notify(session, quoted.author_id, "quote", author.id, post_id)
+    for target in mentioned.values():
+        if parent is None or target.id != parent.author_id:
+            await notify(session, target.id, "mention", author.id, post_id)
+    await session.commit()
+    return post
+
+
+def _require_own(viewer: Viewer, post: Post) -> None:
+    if post.author_id not in viewer.identities:
+        raise Forbidden("only the author (or the operator of a character) can change a post")
+
+
+async def edit_post(
+    session: AsyncSession,
+    viewer: Viewer,
+    post_id: str,
+    text: str | None = None,
+    content_warning: str | None = None,
+    language: str | None = None,
+) -> Post:
+    """Edit one's own post, keeping the previous version in its history."""
+    post = await get_visible_post(session, viewer, post_id)
+    _require_own(viewer, post)
+    if post.repost_of_id:
+        raise Invalid("a repost has no text to edit", code="not_editable")
+    new_text = post.text if text is None else text
+    new_cw = post.content_warning if content_warning is None else content_warning
+    new_language = post.language if language is None else language
+    _check_fields(new_text, new_cw, new_language, post.visibility)
+    author = await session.get(Actor, post.author_id)
+    assert author is not None
+    # Mentions are checked against the author's blocks, whoever of its operator edits.
+    edit_viewer = Viewer(
+        account=viewer.account,
+        actor=author,
+        identities=viewer.identities,
+        blocked=await blocked_either_way(session, author.id),
+    )
+    mentioned, tags = await _addressees(session, edit_viewer, author, new_text)
+    session.add(
+        PostEdit(
+            post_id=post.id,
+            text=post.text,
+            content_warning=post.content_warning,
+            language=post.language,
+        )
+    )
+    existing = set(
+        await session.scalars(select(PostMention.actor_id).where(PostMention.post_id == post.id))
+    )
+    for target in mentioned.values():
+        if target.id not in existing and target.id != author.id:
+            session.add(PostMention(post_id=post.id, actor_id=target.id))
+            await notify(session, target.id, "mention", author.id, post.id)
+    await session.execute(delete(PostTag).where(PostTag.post_id == post.id))
+    session.add_all(PostTag(tag=t, post_id=post.id) for t in tags)
+    post.text = new_text
+    post.content_html = _render(new_text, mentioned)
+    post.content_warning = new_cw
+    post.language = new_language
+    post.edited_at = utcnow()
+    await session.commit()
+    return post
+
+
+async def post_history(session: AsyncSession, viewer: Viewer, post_id: str) -> list[PostEdit]:
+    """Earlier versions of a visible post, oldest first."""
+    post = await get_visible_post(session, viewer, post_id)
+    rows = await session.scalars(
+        select(PostEdit).where(PostEdit.post_id == post.id).order_by(PostEdit.id)
+    )
+    return list(rows)
+
+
+async def delete_post(session: AsyncSession, viewer: Viewer, post_id: str) -> None:
+    """Delete one's own post (admins may delete any); replies to it stay, detached."""
+    post = await session.get(Post, post_id)
+    is_admin = viewer.account is not None and viewer.account.is_admin
+    if post is None:
+        raise NotFound(f"no post '{post_id}'")
+    if not is_admin:
+        post = await get_visible_post(session, viewer, post_id)
+        _require_own(viewer, post)
+    await remove_post(session, post)
+    await session.commit()
+
+
+async def remove_post(session: AsyncSession, post: Post) -> None:
+    """Delete a post and fix the counters it touched (no commit)."""
+    if post.repost_of_id:
+        await session.execute(
+            update(Post)
+            .where(Post.id == post.repost_of_id)
+            .values(reposts_count=Post.reposts_count - 1)
+        )
+    else:
+        await session.execute(
+            update(Actor)
+            .where(Actor.id == post.author_id)
+            .values(posts_count=Actor.posts_count - 1)
+        )
+    if post.in_reply_to_id:
+        await session.execute(
+            update(Post)
+            .where(Post.id == post.in_reply_to_id)
+            .values(replies_count=Post.replies_count - 1)
+        )
+    if post.quote_of_id:
+        await session.execute(
+            update(Post)
+            .where(Post.id == post.quote_of_id)
+            .values(quotes_count=Post.quotes_count - 1)
+        )
+    await session.execute(delete(Post).where(Post.id == post.id))
+
+
+async def like(session: AsyncSession, viewer: Viewer, post_id: str) -> Post:
+    """Like a visible post (idempotent); likes of a repost go to the original."""
+    actor = viewer.require_actor()
+    require_can_publish(actor)
+    post = await _original(session, viewer, post_id)
+    existing = await session.scalar(
+        select(Like.id).where(Like.post_id == post.id, Like.actor_id == actor.id)
+    )
+    if existing is None:
+        session.add(Like(post_id=post.id, actor_id=actor.id))
+        try:
+            await session.flush()
+        except IntegrityError:  # a concurrent like of the same post by the same actor
+            await session.rollback()
+            return await _original(session, viewer, post_id)
+        await session.execute(
+            update(Post).where(Post.id == post.id).values(likes_count=Post.likes_count + 1)
+        )
+        await notify(session, post.author_id, "like", actor.id, post.id)
+        await session.commit()
+        await session.refresh(post)
+    return post
+
+
+async def unlike(session: AsyncSession, viewer: Viewer, post_id: str) -> Post:
+    """Take a like back (idempotent)."""
+    actor = viewer.require_actor()
+    post = await _original(session, viewer, post_id)
+    result = await session.execute(
+        delete(Like).where(Like.post_id == post.id, Like.actor_id == actor.id)
+    )
+    if getattr(result, "rowcount", 0):
+        await session.execute(
+            update(Post).where(Post.id == post.id).values(likes_count=Post.likes_count - 1)
+        )
+    await session.commit()
+    await session.refresh(post)
+    return post
+
+
+async def repost(session: AsyncSession, viewer: Viewer, post_id: str) -> Post:
+    """Repost a public or unlisted post (idempotent); returns the repost."""
+    actor = viewer.require_actor()
+    require_can_publish(actor)
+    original = await _original(session, viewer, post_id)
+    if original.visibility not in ("public", "unlisted"):
+        raise Invalid("only public and unlisted posts can be reposted", code="not_repostable")
+    existing = await session.scalar(
+        select(Post).where(Post.repost_of_id == original.id, Post.author_id == actor.id)
+    )
+    if existing is not None:
+        return existing
+    repost_id = new_id()
+    shared = Post(
+        id=repost_id,
+        author_id=actor.id,
+        visibility=original.visibility,
+        root_id=repost_id,
+        repost_of_id=original.id,
+        origin_author_id=original.author_id,
+        author_is_ai=actor.is_ai,
+        origin_is_ai=original.author_is_ai,
+        search_key=search_key(repost_id),
+    )
+    session.add(shared)
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        found = await session.scalar(
+            select(Post).where(Post.repost_of_id == original.id, Post.author_id == actor.id)
+        )
+        if found is None:
+            raise
+        return found
+    await session.execute(
+        update(Post).where(Post.id == original.id).values(reposts_count=Post.reposts_count + 1)
+    )
+    await notify(session, original.author_id, "repost", actor.id, original.id)
+    await session.commit()
+    return shared
+
+
+async def unrepost(session: AsyncSession, viewer: Viewer, post_id: str) -> Post:
+    """Undo a repost of a post (idempotent); returns the original."""
+    actor = viewer.require_actor()
+    original = await _original(session, viewer, post_id)
+    mine = await session.scalar(
+        select(Post).where(Post.repost_of_id == original.id, Post.author_id == actor.id)
+    )
+    if mine is not None:
+        await remove_post(session, mine)
+        await session.commit()
+    await session.refresh(original)
+    return original

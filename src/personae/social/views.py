@@ -1,0 +1,199 @@
+"""API representations of actors and posts, loaded in batches (a fixed number of queries
+per page, whatever its length)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from personae.accounts.models import Account
+from personae.social.access import Viewer, actor_visible, visible_posts
+from personae.social.graph import Relationship
+from personae.social.models import Actor, Like, Post, PostMention, PostTag
+
+
+def ai_label(actor: Actor, operator: str | None) -> str | None:
+    """The label every rendering of an AI actor carries."""
+    if not actor.is_ai:
+        return None
+    return f"AI character operated by @{operator}" if operator else "AI character"
+
+
+def actor_summary(actor: Actor, operator: Account | None) -> dict[str, Any]:
+    """The short form of an actor, as embedded in posts and lists."""
+    operator_out = None
+    if actor.kind == "character" and operator is not None:
+        operator_out = {
+            "id": operator.id,
+            "handle": operator.username,
+            "display_name": operator.display_name,
+        }
+    return {
+        "id": actor.id,
+        "handle": actor.handle,
+        "display_name": actor.display_name,
+        "kind": actor.kind,
+        "is_ai": actor.is_ai,
+        "ai_label": ai_label(actor, operator.username if operator else None),
+        "operator": operator_out,
+        "locked": actor.locked,
+        "avatar_url": f"/api/v1/actors/{actor.handle}/avatar",
+        "url": f"/@{actor.handle}",
+    }
+
+
+def actor_profile(
+    actor: Actor, operator: Account | None, relationship: Relationship | None
+) -> dict[str, Any]:
+    """The full profile of an actor, with the viewer's relationship to it."""
+    out = actor_summary(actor, operator)
+    out.update(
+        {
+            "bio": actor.bio,
+            "fields": actor.fields,
+            "header_url": f"/api/v1/actors/{actor.handle}/header",
+            "created_at": actor.created_at.isoformat(),
+            "followers_count": actor.followers_count,
+            "following_count": actor.following_count,
+            "posts_count": actor.posts_count,
+            "private": actor.hidden,
+            "suspended": actor.suspended,
+        }
+    )
+    if relationship is not None:
+        out["relationship"] = {
+            "following": relationship.following,
+            "requested": relationship.requested,
+            "followed_by": relationship.followed_by,
+            "blocking": relationship.blocking,
+            "muting": relationship.muting,
+        }
+    return out
+
+
+async def load_actors(session: AsyncSession, ids: set[str]) -> dict[str, tuple[Actor, Account]]:
+    """Actors by id with their operators' accounts."""
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Actor, Account)
+        .join(Account, Account.id == Actor.operator_id)
+        .where(Actor.id.in_(sorted(ids)))
+    )
+    return {actor.id: (actor, account) for actor, account in rows}
+
+
+async def render_actors(session: AsyncSession, actors: list[Actor]) -> list[dict[str, Any]]:
+    """Summaries of several actors."""
+    loaded = await load_actors(session, {a.id for a in actors})
+    return [actor_summary(a, loaded[a.id][1] if a.id in loaded else None) for a in actors]
+
+
+async def render_posts(
+    session: AsyncSession, viewer: Viewer, posts: list[Post]
+) -> list[dict[str, Any]]:
+    """API forms of posts (reposts embed their original, quotes the quoted post)."""
+    if not posts:
+        return []
+    originals_ids = {p.repost_of_id for p in posts if p.repost_of_id}
+    embedded: dict[str, Post] = {}
+    if originals_ids:
+        for post in await session.scalars(
+            select(Post).where(Post.id.in_(sorted(originals_ids)), visible_posts(viewer))
+        ):
+            embedded[post.id] = post
+    quote_ids = {p.quote_of_id for p in [*posts, *embedded.values()] if p.quote_of_id}
+    quote_ids -= set(embedded)
+    if quote_ids:
+        for post in await session.scalars(
+            select(Post).where(Post.id.in_(sorted(quote_ids)), visible_posts(viewer))
+        ):
+            embedded[post.id] = post
+    every = {p.id: p for p in [*posts, *embedded.values()]}
+    ids = sorted(every)
+    mentions: dict[str, list[str]] = defaultdict(list)
+    for post_id, actor_id in await session.execute(
+        select(PostMention.post_id, PostMention.actor_id).where(PostMention.post_id.in_(ids))
+    ):
+        mentions[post_id].append(actor_id)
+    tags: dict[str, list[str]] = defaultdict(list)
+    for post_id, tag in await session.execute(
+        select(PostTag.post_id, PostTag.tag).where(PostTag.post_id.in_(ids))
+    ):
+        tags[post_id].append(tag)
+    actor_ids = {p.author_id for p in every.values()}
+    actor_ids |= {a for listed in mentions.values() for a in listed}
+    actors = await load_actors(session, actor_ids)
+    visible_actor_ids: set[str] = set()
+    mentioned_ids = {a for listed in mentions.values() for a in listed}
+    if mentioned_ids:
+        visible_actor_ids = set(
+            await session.scalars(
+                select(Actor.id).where(Actor.id.in_(sorted(mentioned_ids)), actor_visible(viewer))
+            )
+        )
+    liked: set[str] = set()
+    reposted: set[str] = set()
+    if viewer.actor_id:
+        liked = set(
+            await session.scalars(
+                select(Like.post_id).where(Like.actor_id == viewer.actor_id, Like.post_id.in_(ids))
+            )
+        )
+        reposted = {
+            r
+            for r in await session.scalars(
+                select(Post.repost_of_id).where(
+                    Post.author_id == viewer.actor_id, Post.repost_of_id.in_(ids)
+                )
+            )
+            if r
+        }
+
+    def one(post: Post, depth: int = 0) -> dict[str, Any]:
+        author, operator = actors[post.author_id]
+        out: dict[str, Any] = {
+            "id": post.id,
+            "created_at": post.created_at.isoformat(),
+            "edited_at": post.edited_at.isoformat() if post.edited_at else None,
+            "author": actor_summary(author, operator),
+            "is_ai": post.author_is_ai or post.origin_is_ai,
+            "ai_label": ai_label(author, operator.username),
+            "visibility": post.visibility,
+            "text": post.text,
+            "content_html": post.content_html,
+            "content_warning": post.content_warning,
+            "language": post.language,
+            "in_reply_to_id": post.in_reply_to_id,
+            "is_reply": post.is_reply,
+            "root_id": post.root_id,
+            "mentions": [
+                {"id": a, "handle": actors[a][0].handle}
+                for a in sorted(mentions.get(post.id, []))
+                if a in actors and a in visible_actor_ids
+            ],
+            "tags": sorted(tags.get(post.id, [])),
+            "likes_count": post.likes_count,
+            "reposts_count": post.reposts_count,
+            "replies_count": post.replies_count,
+            "quotes_count": post.quotes_count,
+            "liked": post.id in liked,
+            "reposted": post.id in reposted,
+            "url": f"/@{author.handle}/{post.id}",
+            "repost_of": None,
+            "quote": None,
+        }
+        if post.repost_of_id:
+            original = embedded.get(post.repost_of_id)
+            out["repost_of"] = one(original, depth + 1) if original else {"unavailable": True}
+        if post.quote_of_id and depth < 1:
+            quoted = embedded.get(post.quote_of_id)
+            out["quote"] = one(quoted, depth + 1) if quoted else {"unavailable": True}
+        elif post.quote_of_id:
+            out["quote"] = {"id": post.quote_of_id}
+        return out
+
+    return [one(p) for p in posts]
