@@ -1,4 +1,5 @@
-# personae: `make run` starts the server on its embedded default; `make test` runs the suite.
+# personae: `make run` starts the server on its embedded default (a fresh instance gets the
+# demo community first); `make test` runs the suite.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -22,6 +23,7 @@ install-test: install
 
 run: install
 	$(BIN)/personae db upgrade
+	$(BIN)/personae demo --if-empty
 	$(BIN)/personae serve
 
 lint: install-test

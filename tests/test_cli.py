@@ -125,3 +125,18 @@ def test_serve_starts_with_no_configuration_and_streams_a_chat(env: dict[str, st
         proc.terminate()
         proc.wait(timeout=30)
     assert (Path(env["PERSONAE_DATA_DIR"]) / "personae.db").is_file()
+
+
+def test_demo_seeds_a_fresh_instance_once(env: dict[str, str]) -> None:
+    r = run(["demo"], env)
+    assert r.returncode == 0, r.stderr
+    assert "Seeded 4 people, 6 characters, 48 posts" in r.stdout
+    assert "first account you sign up becomes the admin" in r.stdout
+    r = run(["demo", "--if-empty"], env)
+    assert r.returncode == 0, r.stderr
+    assert "The instance already has data; nothing seeded." in r.stdout
+    r = run(["demo"], env)
+    assert r.returncode == 1 and "mara_okafor" in r.stderr and "taken" in r.stderr
+    # Demo people are never admins, so the first real account is.
+    r = run(["users", "create", "root", "--password-stdin"], env, stdin="longpassword\n")
+    assert r.returncode == 0 and "admin" in r.stdout

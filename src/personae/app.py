@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from personae.accounts.routes import router as accounts_router
 from personae.characters.routes import router as characters_router
@@ -28,6 +29,7 @@ from personae.social.api import posts as social_posts
 from personae.state import AppState
 from personae.web.routes import mount_static
 from personae.web.routes import router as web_router
+from personae.web.social_pages import router as social_pages_router
 
 log = logging.getLogger(__name__)
 BACKEND_STATUS = {
@@ -68,6 +70,28 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(body, 422)
 
 
+class NulGuard:
+    """Refuse NUL characters in paths and query strings with a clear 400.
+
+    No identifier or text we accept contains NUL, and PostgreSQL cannot store it, so
+    catching it once here beats a guard in every lookup. Plain ASGI (not Starlette's
+    BaseHTTPMiddleware) so streamed replies pass through untouched.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer 400 for a NUL in the address; pass everything else on."""
+        if scope["type"] == "http":
+            query: bytes = scope.get("query_string", b"")
+            if "\x00" in scope.get("path", "") or b"%00" in query or b"\x00" in query:
+                body = _error_body("invalid_request", "the address contains a NUL character")
+                await JSONResponse(body, 400)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(
     settings: Settings | None = None,
     backends: BackendRegistry | None = None,
@@ -102,6 +126,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(NulGuard)
     app.include_router(accounts_router)
     app.include_router(characters_router)
     app.include_router(chat_router)
@@ -109,5 +134,6 @@ def create_app(
     for social in (social_actors, social_posts, social_feeds, social_moderation):
         app.include_router(social.router)
     app.include_router(web_router)
+    app.include_router(social_pages_router)
     mount_static(app)
     return app

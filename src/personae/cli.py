@@ -190,6 +190,31 @@ def export_card(
 
 
 @app.command()
+def demo(
+    if_empty: Annotated[
+        bool, typer.Option(help="Do nothing if the instance already has accounts or posts.")
+    ] = False,
+) -> None:
+    """Seed a demo community: people, characters, follows and posts (migrates first)."""
+    from personae.social.demo import DemoSummary, seed_demo
+
+    with console.status("Seeding the demo community...") as status:
+
+        def progress(message: str) -> None:
+            status.update(f"Seeding the demo community: {message}")
+
+        async def work(session: AsyncSession) -> DemoSummary:
+            return await seed_demo(session, if_empty=if_empty, progress=progress)
+
+        summary = run_in_session(work)
+    console.print(summary.describe(), highlight=False)
+    if not summary.skipped:
+        console.print(
+            "Demo people cannot sign in; the first account you sign up becomes the admin."
+        )
+
+
+@app.command()
 def chat(
     handle: str,
     user: Annotated[str | None, typer.Option(help="As whom (default: the first admin).")] = None,

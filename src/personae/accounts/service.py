@@ -104,7 +104,10 @@ async def authenticate(session: AsyncSession, username: str, password: str) -> A
         raise Unauthorized("wrong username or password")
     try:
         _hasher.verify(account.password_hash, password)
-    except (VerificationError, InvalidHashError):
+    except VerificationError:
+        raise Unauthorized("wrong username or password") from None
+    except InvalidHashError:  # an account nobody signs in to: take as long as a real check
+        _hasher.hash(password)
         raise Unauthorized("wrong username or password") from None
     if _hasher.check_needs_rehash(account.password_hash):
         account.password_hash = _hasher.hash(password)

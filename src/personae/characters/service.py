@@ -15,6 +15,7 @@ from personae.characters.models import Character, CharacterAsset, CharacterLoreb
 from personae.characters.schemas import CharacterCreate, CharacterFields
 from personae.errors import Conflict, Invalid, NotFound
 from personae.social.actors import sync_character_actor
+from personae.social.counters import release_actor_counts
 
 MAX_AVATAR_BYTES = 8 * 1024 * 1024
 _IMAGE_MAGIC = {
@@ -175,6 +176,7 @@ async def update_character(
 async def delete_character(session: AsyncSession, account: Account, ref: str) -> None:
     """Delete a character with its conversations, assets and own lorebook links."""
     character = await get_editable_character(session, account, ref)
+    await release_actor_counts(session, character.id)
     await session.delete(character)
     await session.commit()
 

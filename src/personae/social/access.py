@@ -168,6 +168,8 @@ def actor_visible(viewer: Viewer) -> ColumnElement[bool]:
 async def get_visible_actor(session: AsyncSession, viewer: Viewer, handle: str) -> Actor:
     """An actor by handle (or id) if the viewer may see it; else 404."""
     ref = handle.strip().lstrip("@")
+    if "\x00" in ref:  # PostgreSQL refuses NUL in text parameters; no handle has one
+        raise NotFound("no such actor")
     actor = await session.scalar(
         select(Actor).where(
             or_(Actor.handle == ref.lower(), Actor.id == ref), actor_visible(viewer)
@@ -180,6 +182,8 @@ async def get_visible_actor(session: AsyncSession, viewer: Viewer, handle: str) 
 
 async def get_visible_post(session: AsyncSession, viewer: Viewer, post_id: str) -> Post:
     """A post the viewer may see; anything else (missing, private, blocked) is a 404."""
+    if "\x00" in post_id:  # PostgreSQL refuses NUL in text parameters; no id has one
+        raise NotFound("no such post")
     post = await session.scalar(select(Post).where(Post.id == post_id, visible_posts(viewer)))
     if post is None:
         raise NotFound(f"no post '{post_id}'")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -13,6 +13,7 @@ from personae.social.access import Viewer, actor_visible, get_visible_actor
 from personae.social.actors import require_can_publish
 from personae.social.models import Actor, Block, Follow, Mute, Notification
 from personae.social.notifications import notify
+from personae.social.timelines import check_cursor
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ async def follow_requests(
         .join(Actor, Actor.id == Follow.follower_id)
         .where(Follow.followee_id == actor.id, Follow.state == "pending", actor_visible(viewer))
     )
-    if cursor:
+    if check_cursor(cursor):  # a bad cursor is a 422, as on every list
         query = query.where(Follow.id < cursor)
     rows = await session.execute(query.order_by(Follow.id.desc()).limit(limit))
     return [(r[0], r[1]) for r in rows]
@@ -199,7 +200,7 @@ async def list_follows(
         query = select(Follow, Actor).join(Actor, Actor.id == Follow.followee_id)
         query = query.where(Follow.follower_id == target.id)
     query = query.where(Follow.state == "accepted", actor_visible(viewer))
-    if cursor:
+    if check_cursor(cursor):  # a bad cursor is a 422, as on every list
         query = query.where(Follow.id < cursor)
     rows = await session.execute(query.order_by(Follow.id.desc()).limit(limit))
     return [(r[0], r[1]) for r in rows]
@@ -208,7 +209,8 @@ async def list_follows(
 async def block(session: AsyncSession, viewer: Viewer, handle: str) -> None:
     """Block an actor: follows both ways end and neither sees the other. Idempotent."""
     actor = viewer.require_actor()
-    target = await get_visible_actor(session, viewer, handle)
+    # Found ignoring existing blocks, so blocking again (or back) is not a 404.
+    target = await get_visible_actor(session, replace(viewer, blocked=frozenset()), handle)
     if target.id == actor.id:
         raise Invalid("an actor cannot block itself", code="self_block")
     existing = await session.scalar(
@@ -229,19 +231,27 @@ async def block(session: AsyncSession, viewer: Viewer, handle: str) -> None:
         await session.commit()
 
 
-async def _target_by_handle(session: AsyncSession, handle: str) -> Actor:
-    """An actor by handle regardless of blocks (one must be able to unblock)."""
+async def _target_of(session: AsyncSession, viewer: Viewer, handle: str, kind: str) -> Actor:
+    """The actor to unblock or unmute: one the caller blocks or mutes (whatever became of
+    it since), else one it may see; anything else is a 404, so nothing private leaks."""
+    actor = viewer.require_actor()
     ref = handle.strip().lstrip("@").lower()
-    target = await session.scalar(select(Actor).where(or_(Actor.handle == ref, Actor.id == ref)))
+    if kind == "block":
+        query = select(Actor).join(Block, Block.blocked_id == Actor.id)
+        query = query.where(Block.blocker_id == actor.id)
+    else:
+        query = select(Actor).join(Mute, Mute.muted_id == Actor.id)
+        query = query.where(Mute.muter_id == actor.id)
+    target = await session.scalar(query.where(or_(Actor.handle == ref, Actor.id == ref)))
     if target is None:
-        raise NotFound(f"no actor '@{ref}'")
+        target = await get_visible_actor(session, replace(viewer, blocked=frozenset()), handle)
     return target
 
 
 async def unblock(session: AsyncSession, viewer: Viewer, handle: str) -> None:
     """Lift a block the acting actor made. Idempotent."""
     actor = viewer.require_actor()
-    target = await _target_by_handle(session, handle)
+    target = await _target_of(session, viewer, handle, "block")
     await session.execute(
         delete(Block).where(Block.blocker_id == actor.id, Block.blocked_id == target.id)
     )
@@ -265,15 +275,15 @@ async def mute(session: AsyncSession, viewer: Viewer, handle: str) -> None:
 async def unmute(session: AsyncSession, viewer: Viewer, handle: str) -> None:
     """Lift a mute. Idempotent."""
     actor = viewer.require_actor()
-    target = await _target_by_handle(session, handle)
+    target = await _target_of(session, viewer, handle, "mute")
     await session.execute(delete(Mute).where(Mute.muter_id == actor.id, Mute.muted_id == target.id))
     await session.commit()
 
 
 async def list_blocks_or_mutes(
     session: AsyncSession, viewer: Viewer, which: str, cursor: str | None = None, limit: int = 40
-) -> list[Actor]:
-    """Actors the acting actor blocks or mutes, newest first."""
+) -> list[tuple[str, Actor]]:
+    """Actors the acting actor blocks or mutes, newest first, with their rows' ids."""
     actor = viewer.require_actor()
     if which == "blocks":
         query = select(Actor, Block.id).join(Block, Block.blocked_id == Actor.id)
@@ -283,7 +293,7 @@ async def list_blocks_or_mutes(
         query = select(Actor, Mute.id).join(Mute, Mute.muted_id == Actor.id)
         query = query.where(Mute.muter_id == actor.id)
         order = Mute.id
-    if cursor:
+    if check_cursor(cursor):  # a bad cursor is a 422, as on every list
         query = query.where(order < cursor)
     rows = await session.execute(query.order_by(order.desc()).limit(limit))
-    return [r[0] for r in rows]
+    return [(r[1], r[0]) for r in rows]

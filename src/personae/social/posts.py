@@ -40,6 +40,8 @@ AUDIENCE_RANK = {v: i for i, v in enumerate(POST_VISIBILITIES)}
 def _check_fields(text: str, content_warning: str, language: str, visibility: str) -> None:
     if not text.strip():
         raise Invalid("a post needs some text", code="empty_post")
+    if "\x00" in text or "\x00" in content_warning:  # PostgreSQL cannot store NUL in text
+        raise Invalid("text and content_warning cannot contain NUL characters", "bad_text")
     if len(text) > MAX_POST_CHARS:
         raise Invalid(
             f"the post is {len(text)} characters; the limit is {MAX_POST_CHARS}",
@@ -62,14 +64,22 @@ async def _original(session: AsyncSession, viewer: Viewer, post_id: str) -> Post
 
 
 async def _addressees(
-    session: AsyncSession, viewer: Viewer, author: Actor, text: str
+    session: AsyncSession,
+    viewer: Viewer,
+    author: Actor,
+    text: str,
+    replying_to: str | None = None,
 ) -> tuple[dict[str, Actor], list[str]]:
-    """Mentioned actors (blocked ones silently left out, AI refusals raised) and tags."""
+    """Mentioned actors (blocked ones silently left out, AI refusals raised) and tags.
+
+    Naming the author one replies to is part of the reply, which they already allowed.
+    """
     parsed = post_text.parse(text)
     found = await actors_by_handles(session, parsed.mentions)
     reachable = {h: a for h, a in found.items() if a.id not in viewer.blocked}
     for target in reachable.values():
-        check_ai_may_mention(author, target)
+        if target.id != replying_to:
+            check_ai_may_mention(author, target)
     return reachable, parsed.tags
 
 
@@ -109,7 +119,12 @@ async def create_post(
         quoted = await _original(session, viewer, quote_of_id)
         if quoted.visibility not in ("public", "unlisted"):
             raise Invalid("only public and unlisted posts can be quoted", code="not_quotable")
-    mentioned, tags = await _addressees(session, viewer, author, text)
+        quoted_author = await session.get(Actor, quoted.author_id)
+        assert quoted_author is not None
+        check_ai_may_mention(author, quoted_author)  # a quote calls on its author too
+    mentioned, tags = await _addressees(
+        session, viewer, author, text, parent.author_id if parent else None
+    )
     post_id = new_id()
     post = Post(
         id=post_id,
@@ -189,7 +204,9 @@ async def edit_post(
         identities=viewer.identities,
         blocked=await blocked_either_way(session, author.id),
     )
-    mentioned, tags = await _addressees(session, edit_viewer, author, new_text)
+    mentioned, tags = await _addressees(
+        session, edit_viewer, author, new_text, post.reply_to_author_id
+    )
     session.add(
         PostEdit(
             post_id=post.id,
@@ -227,7 +244,7 @@ async def post_history(session: AsyncSession, viewer: Viewer, post_id: str) -> l
 
 async def delete_post(session: AsyncSession, viewer: Viewer, post_id: str) -> None:
     """Delete one's own post (admins may delete any); replies to it stay, detached."""
-    post = await session.get(Post, post_id)
+    post = await session.get(Post, post_id) if "\x00" not in post_id else None
     is_admin = viewer.account is not None and viewer.account.is_admin
     if post is None:
         raise NotFound(f"no post '{post_id}'")

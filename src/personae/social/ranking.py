@@ -121,7 +121,10 @@ def _decode_cursor(cursor: str) -> tuple[float, float, str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return float(data["t"]), float(data["s"]), str(data["i"])[:32]
+        moment, score = float(data["t"]), float(data["s"])
+        if not (math.isfinite(moment) and math.isfinite(score)):
+            raise ValueError("not a finite number")  # NaN or infinity would break id_at
+        return moment, score, str(data["i"])[:32]
     except (ValueError, KeyError, TypeError):
         raise Invalid("cursor must be a value returned as next_cursor", "bad_cursor") from None
 

@@ -130,6 +130,7 @@ async def resolve_report(
         post = await session.get(Post, report.post_id)
         if post is not None:
             await remove_post(session, post)
+        report.post_id = None  # as the database's ON DELETE SET NULL left it; post_text stays
     elif action == "suspend":
         target = await session.get(Actor, report.target_id)
         if target is not None:

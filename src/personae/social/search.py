@@ -69,8 +69,12 @@ async def search_posts(
     words = terms(query)
     limit = clamp_limit(limit)
     cursor = check_cursor(cursor)
+    # Unlisted means "not in discovery": only its author's operator finds it by search.
+    listed = Post.visibility != "unlisted"
+    if viewer.identities:
+        listed = or_(listed, Post.author_id.in_(list(viewer.identities)))
     statement = _post_match(session, words).where(
-        Post.repost_of_id.is_(None), visible_posts(viewer), timeline_filters(viewer)
+        Post.repost_of_id.is_(None), listed, visible_posts(viewer), timeline_filters(viewer)
     )
     if cursor:
         statement = statement.where(Post.id < cursor)
@@ -117,7 +121,13 @@ async def search_actors(
         statement = statement.where(Actor.id.not_in(list(viewer.muted)))
     if cursor:
         count_text, _, last_id = cursor.partition(":")
-        if not count_text.isdigit() or len(last_id) != 32:
+        # ASCII digits ("²".isdigit() is true too) in the column's range, then a hex id.
+        if (
+            not (count_text.isascii() and count_text.isdigit())
+            or int(count_text) >= 2**31
+            or len(last_id) != 32
+            or any(c not in "0123456789abcdef" for c in last_id)
+        ):
             raise Invalid("cursor must be a value returned as next_cursor", code="bad_cursor")
         last_count = int(count_text)
         statement = statement.where(

@@ -163,7 +163,7 @@ async def hashtag(
     limit = clamp_limit(limit)
     cursor = check_cursor(cursor)
     name = tag.strip().lstrip("#").lower()
-    if not name or len(name) > 100:
+    if not name or len(name) > 100 or "\x00" in name:
         raise Invalid("a hashtag is 1-100 characters", code="bad_tag")
     query = (
         select(Post)

@@ -172,17 +172,27 @@ async def unmute(handle: str, viewer: ActingViewer, db: DB) -> None:
 
 
 @router.get("/blocks")
-async def blocks(viewer: ActingViewer, db: DB, cursor: Cursor = None) -> dict[str, Any]:
+async def blocks(
+    viewer: ActingViewer, db: DB, cursor: Cursor = None, limit: Limit = 40
+) -> dict[str, Any]:
     """Actors you block."""
-    actors = await graph.list_blocks_or_mutes(db, viewer, "blocks", cursor)
-    return {"items": await render_actors(db, actors)}
+    rows = await graph.list_blocks_or_mutes(db, viewer, "blocks", cursor, limit)
+    return {
+        "items": await render_actors(db, [a for _, a in rows]),
+        "next_cursor": rows[-1][0] if len(rows) == limit else None,
+    }
 
 
 @router.get("/mutes")
-async def mutes(viewer: ActingViewer, db: DB, cursor: Cursor = None) -> dict[str, Any]:
+async def mutes(
+    viewer: ActingViewer, db: DB, cursor: Cursor = None, limit: Limit = 40
+) -> dict[str, Any]:
     """Actors you mute."""
-    actors = await graph.list_blocks_or_mutes(db, viewer, "mutes", cursor)
-    return {"items": await render_actors(db, actors)}
+    rows = await graph.list_blocks_or_mutes(db, viewer, "mutes", cursor, limit)
+    return {
+        "items": await render_actors(db, [a for _, a in rows]),
+        "next_cursor": rows[-1][0] if len(rows) == limit else None,
+    }
 
 
 @router.get("/follow-requests")

@@ -23,7 +23,10 @@ class MarkRead(BaseModel):
     """Which notifications to mark read: all, or those up to an id."""
 
     model_config = ConfigDict(extra="forbid")
-    up_to_id: Annotated[str, StringConstraints(min_length=32, max_length=32)] | None = None
+    up_to_id: (
+        Annotated[str, StringConstraints(min_length=32, max_length=32, pattern=r"^[0-9a-f]+$")]
+        | None
+    ) = None
 
 
 @router.get("/timelines/home")
