@@ -10,6 +10,18 @@ from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Full-text tables (and SQLite's FTS5 shadow tables) are made by hand in migrations, so
+# comparing the models with a database leaves them out.
+FULL_TEXT_PREFIXES = ("post_fts", "actor_fts")
+
+
+def include_name(name: str | None, type_: str, _parent: object) -> bool:
+    """Alembic's filter: every object but the hand-made full-text tables and indexes."""
+    if name is None:
+        return True
+    if type_ == "table":
+        return not name.startswith(FULL_TEXT_PREFIXES)
+    return not (type_ == "index" and name.endswith("_full_text"))
 
 
 def alembic_config(url: str) -> Config:

@@ -13,7 +13,6 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
-    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -93,7 +92,6 @@ class CharacterLorebook(Base):
     """Which lorebooks a character uses; the primary one is exported with its card."""
 
     __tablename__ = "character_lorebooks"
-    __table_args__ = (UniqueConstraint("character_id", "lorebook_id"),)
 
     character_id: Mapped[str] = mapped_column(
         ForeignKey("characters.id", ondelete="CASCADE"), primary_key=True

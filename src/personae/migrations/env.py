@@ -8,14 +8,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from personae.db import make_engine
+from personae.migrate import include_name
 from personae.models import metadata
-
-# Full-text tables (and SQLite's FTS5 shadow tables) are made by hand in migrations.
-FULL_TEXT_PREFIXES = ("post_fts", "actor_fts")
-
-
-def _include_name(name: str | None, type_: str, _parent: object) -> bool:
-    return not (type_ == "table" and name is not None and name.startswith(FULL_TEXT_PREFIXES))
 
 
 def _run(connection: Connection) -> None:
@@ -25,7 +19,7 @@ def _run(connection: Connection) -> None:
         # SQLite cannot ALTER most things; batch mode rebuilds tables instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
-        include_name=_include_name,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -74,26 +74,6 @@ async def person_actor(session: AsyncSession, account: Account) -> Actor:
     return actor
 
 
-async def acting_actor(session: AsyncSession, account: Account, as_handle: str | None) -> Actor:
-    """The actor a request acts as: the account itself, or (`as`) one of its characters.
-
-    Naming a character that is not the caller's is a 404, like any character one cannot
-    edit; a suspended actor may not act at all.
-    """
-    if not as_handle or as_handle.lower() == account.username:
-        actor = await person_actor(session, account)
-    else:
-        found = await session.scalar(
-            select(Actor).where(Actor.handle == as_handle.strip().lstrip("@").lower())
-        )
-        if found is None or found.operator_id != account.id or found.kind != "character":
-            raise NotFound(f"no character '@{as_handle}' of yours to act as")
-        actor = found
-    if actor.suspended:
-        raise Forbidden(f"@{actor.handle} is suspended by the admins and cannot act")
-    return actor
-
-
 def require_can_publish(actor: Actor) -> None:
     """A private character is not in the network: it must be made public or unlisted."""
     if actor.hidden:
@@ -104,12 +84,29 @@ def require_can_publish(actor: Actor) -> None:
         )
 
 
-async def operated_ids(session: AsyncSession, account: Account) -> tuple[str, ...]:
-    """Ids of every actor the account answers for: itself and its characters."""
-    rows = await session.scalars(select(Actor.id).where(Actor.operator_id == account.id))
-    ids = set(rows)
-    ids.add(account.id)
-    return tuple(sorted(ids))
+async def acting_actor_and_identities(
+    session: AsyncSession, account: Account, as_handle: str | None
+) -> tuple[Actor, tuple[str, ...]]:
+    """The actor a request acts as, and every actor the account operates, in one query.
+
+    The acting actor is the account itself, or (`as`) one of its characters; naming a
+    character that is not the caller's is a 404, like any character one cannot edit. A
+    suspended actor may not act at all.
+    """
+    operated = list(await session.scalars(select(Actor).where(Actor.operator_id == account.id)))
+    ids = tuple(sorted({a.id for a in operated} | {account.id}))
+    wanted = (as_handle or "").strip().lstrip("@").lower()
+    if not wanted or wanted == account.username:
+        actor = next((a for a in operated if a.id == account.id), None)
+        if actor is None:
+            actor = await person_actor(session, account)
+    else:
+        actor = next((a for a in operated if a.handle == wanted and a.kind == "character"), None)
+        if actor is None:
+            raise NotFound(f"no character '@{as_handle}' of yours to act as")
+    if actor.suspended:
+        raise Forbidden(f"@{actor.handle} is suspended by the admins and cannot act")
+    return actor, ids
 
 
 async def find_actor(session: AsyncSession, handle: str) -> Actor | None:

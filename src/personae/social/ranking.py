@@ -19,7 +19,7 @@ import json
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from sqlalchemy import func, select
@@ -45,6 +45,7 @@ class Signals:
     reposts: int
     replies: int
     affinity: float
+    subject: str = ""  # whose words these are: the author, or a repost's original author
 
 
 class Ranker(Protocol):
@@ -176,10 +177,19 @@ async def for_you(
     sources = [Post.visibility == "public"]
     if followed:
         sources.append(Post.author_id.in_(sorted(followed)))
-    candidates: dict[str, Post] = {}
+    # Candidates carry only what ranking needs; the page's full posts are loaded after.
+    candidates: dict[str, Signals] = {}
     for source in sources:
         query = (
-            select(Post)
+            select(
+                Post.id,
+                Post.created_at,
+                Post.likes_count,
+                Post.reposts_count,
+                Post.replies_count,
+                Post.author_id,
+                Post.origin_author_id,
+            )
             .where(
                 source,
                 Post.is_reply.is_(False),
@@ -192,28 +202,33 @@ async def for_you(
             .order_by(Post.id.desc())
             .limit(CANDIDATES_PER_SOURCE)
         )
-        for post in await session.scalars(query):
-            candidates[post.id] = post
+        for row in await session.execute(query):
+            post_id, created, likes, reposts, replies, author_id, origin_id = row
+            candidates[post_id] = Signals(
+                post_id=post_id,
+                created_at=created.timestamp(),
+                likes=likes,
+                reposts=reposts,
+                replies=replies,
+                # For a repost, affinity is with the original's author (origin); for
+                # anything else the origin is the author.
+                affinity=0.0,
+                subject=origin_id or author_id,
+            )
     affinity = (
         await _affinities(session, viewer.actor.id, followed) if viewer.actor is not None else {}
     )
-    scored: list[tuple[float, str, Post]] = []
-    for post in candidates.values():
-        subject = post.origin_author_id if post.repost_of_id else post.author_id
-        signals = Signals(
-            post_id=post.id,
-            created_at=post.created_at.timestamp(),
-            likes=post.likes_count,
-            reposts=post.reposts_count,
-            replies=post.replies_count,
-            affinity=affinity.get(subject, 0.0),
-        )
-        scored.append((round(ranker.score(signals, now), 9), post.id, post))
-    scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    scored: list[tuple[float, str]] = []
+    for signals in candidates.values():
+        signals = replace(signals, affinity=affinity.get(signals.subject, 0.0))
+        scored.append((round(ranker.score(signals, now), 9), signals.post_id))
+    scored.sort(reverse=True)
     if after is not None:
-        scored = [s for s in scored if (s[0], s[1]) < after]
+        scored = [s for s in scored if s < after]
     page = scored[:limit]
     next_cursor = None
     if len(scored) > limit and page:
         next_cursor = _encode_cursor(now, page[-1][0], page[-1][1])
-    return RankedPage([p for _, _, p in page], next_cursor)
+    wanted = [post_id for _, post_id in page]
+    loaded = {p.id: p for p in await session.scalars(select(Post).where(Post.id.in_(wanted)))}
+    return RankedPage([loaded[i] for i in wanted if i in loaded], next_cursor)

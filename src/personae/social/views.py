@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.accounts.models import Account
-from personae.social.access import Viewer, actor_visible, visible_posts
+from personae.social.access import Viewer, visible_posts
 from personae.social.graph import Relationship
 from personae.social.models import Actor, Like, Post, PostMention, PostTag
 
@@ -98,60 +98,60 @@ async def render_posts(
     """API forms of posts (reposts embed their original, quotes the quoted post)."""
     if not posts:
         return []
-    originals_ids = {p.repost_of_id for p in posts if p.repost_of_id}
+    # Reposted originals and quoted posts in one query; quotes inside originals after.
     embedded: dict[str, Post] = {}
-    if originals_ids:
+    wanted = {p.repost_of_id for p in posts if p.repost_of_id}
+    wanted |= {p.quote_of_id for p in posts if p.quote_of_id}
+    for _ in range(2):
+        wanted -= set(embedded) | {p.id for p in posts}
+        if not wanted:
+            break
         for post in await session.scalars(
-            select(Post).where(Post.id.in_(sorted(originals_ids)), visible_posts(viewer))
+            select(Post).where(Post.id.in_(sorted(wanted)), visible_posts(viewer))
         ):
             embedded[post.id] = post
-    quote_ids = {p.quote_of_id for p in [*posts, *embedded.values()] if p.quote_of_id}
-    quote_ids -= set(embedded)
-    if quote_ids:
-        for post in await session.scalars(
-            select(Post).where(Post.id.in_(sorted(quote_ids)), visible_posts(viewer))
-        ):
-            embedded[post.id] = post
+        wanted = {p.quote_of_id for p in embedded.values() if p.quote_of_id}
     every = {p.id: p for p in [*posts, *embedded.values()]}
     ids = sorted(every)
+    # Mentions, tags, and the viewer's own likes and reposts: one round trip.
     mentions: dict[str, list[str]] = defaultdict(list)
-    for post_id, actor_id in await session.execute(
-        select(PostMention.post_id, PostMention.actor_id).where(PostMention.post_id.in_(ids))
-    ):
-        mentions[post_id].append(actor_id)
     tags: dict[str, list[str]] = defaultdict(list)
-    for post_id, tag in await session.execute(
-        select(PostTag.post_id, PostTag.tag).where(PostTag.post_id.in_(ids))
-    ):
-        tags[post_id].append(tag)
+    liked: set[str] = set()
+    reposted: set[str] = set()
+    parts: list[Any] = [
+        select(literal("m"), PostMention.post_id, PostMention.actor_id).where(
+            PostMention.post_id.in_(ids)
+        ),
+        select(literal("t"), PostTag.post_id, PostTag.tag).where(PostTag.post_id.in_(ids)),
+    ]
+    if viewer.actor_id:
+        parts += [
+            select(literal("l"), Like.post_id, Like.actor_id).where(
+                Like.actor_id == viewer.actor_id, Like.post_id.in_(ids)
+            ),
+            select(literal("r"), Post.repost_of_id, Post.author_id).where(
+                Post.author_id == viewer.actor_id, Post.repost_of_id.in_(ids)
+            ),
+        ]
+    for kind, post_id, value in (await session.execute(union_all(*parts))).all():
+        if kind == "m":
+            mentions[post_id].append(value)
+        elif kind == "t":
+            tags[post_id].append(value)
+        elif kind == "l":
+            liked.add(post_id)
+        else:
+            reposted.add(post_id)
     actor_ids = {p.author_id for p in every.values()}
     actor_ids |= {a for listed in mentions.values() for a in listed}
     actors = await load_actors(session, actor_ids)
-    visible_actor_ids: set[str] = set()
-    mentioned_ids = {a for listed in mentions.values() for a in listed}
-    if mentioned_ids:
-        visible_actor_ids = set(
-            await session.scalars(
-                select(Actor.id).where(Actor.id.in_(sorted(mentioned_ids)), actor_visible(viewer))
-            )
-        )
-    liked: set[str] = set()
-    reposted: set[str] = set()
-    if viewer.actor_id:
-        liked = set(
-            await session.scalars(
-                select(Like.post_id).where(Like.actor_id == viewer.actor_id, Like.post_id.in_(ids))
-            )
-        )
-        reposted = {
-            r
-            for r in await session.scalars(
-                select(Post.repost_of_id).where(
-                    Post.author_id == viewer.actor_id, Post.repost_of_id.in_(ids)
-                )
-            )
-            if r
-        }
+
+    def shown(actor_id: str) -> bool:
+        # The same rule as access.actor_visible, on actors already loaded.
+        if actor_id not in actors or actor_id in viewer.blocked:
+            return False
+        actor = actors[actor_id][0]
+        return actor_id in viewer.identities or not (actor.hidden or actor.suspended)
 
     def one(post: Post, depth: int = 0) -> dict[str, Any]:
         author, operator = actors[post.author_id]
@@ -173,7 +173,7 @@ async def render_posts(
             "mentions": [
                 {"id": a, "handle": actors[a][0].handle}
                 for a in sorted(mentions.get(post.id, []))
-                if a in actors and a in visible_actor_ids
+                if shown(a)
             ],
             "tags": sorted(tags.get(post.id, [])),
             "likes_count": post.likes_count,
@@ -187,10 +187,10 @@ async def render_posts(
             "quote": None,
         }
         if post.repost_of_id:
-            original = embedded.get(post.repost_of_id)
+            original = every.get(post.repost_of_id)
             out["repost_of"] = one(original, depth + 1) if original else {"unavailable": True}
         if post.quote_of_id and depth < 1:
-            quoted = embedded.get(post.quote_of_id)
+            quoted = every.get(post.quote_of_id)
             out["quote"] = one(quoted, depth + 1) if quoted else {"unavailable": True}
         elif post.quote_of_id:
             out["quote"] = {"id": post.quote_of_id}
