@@ -656,6 +656,49 @@ async def test_block_of_a_character_binds_its_operator_only_as_that_character(
     assert await handles(client, "/blocks", paula) == ["cyra"]
 
 
+async def test_blocking_a_person_covers_their_characters_both_ways(
+    db_kind: str, client: httpx.AsyncClient
+) -> None:
+    await sign_up(client, "alice")
+    paula = await sign_up(client, "paula")
+    otto = await sign_up(client, "otto")
+    await character(client, otto, "cyra")
+    await character(client, paula, "pim")
+    assert (await status(client, "POST", "/actors/paula/follow", otto, "cyra")) == 200
+    assert (await status(client, "POST", "/actors/cyra/follow", paula, "pim")) == 200
+    mine = (await post(client, paula, "paula speaks #quince"))["id"]
+    pims = (await post(client, paula, "pim speaks #quince", "pim"))["id"]
+    cyras = (await post(client, otto, "cyra speaks #quince", "cyra"))["id"]
+    assert (await status(client, "POST", "/actors/pim/block", paula)) == 422  # her own
+
+    assert (await status(client, "POST", "/actors/otto/block", paula)) == 204
+    # Every follow between the two people's actors is gone, with its counts.
+    assert (await profile(client, "paula"))["followers_count"] == 0
+    assert (await profile(client, "cyra", otto))["followers_count"] == 0
+    # otto's character can neither see nor reach paula or her character ...
+    for target in ("paula", "pim"):
+        assert (await actor(client, otto, target, "cyra")).status_code == 404
+        assert (await status(client, "POST", f"/actors/{target}/follow", otto, "cyra")) == 404
+    for pid in (mine, pims):
+        assert (await status(client, "GET", f"/posts/{pid}", otto, "cyra")) == 404
+        assert (await status(client, "POST", f"/posts/{pid}/like", otto, "cyra")) == 404
+        assert (await write(client, otto, "hi", "cyra", in_reply_to_id=pid)).status_code == 404
+    seen = await surfaces(client, otto, "quince", "cyra")
+    assert not any({mine, pims} & v for v in seen.values())
+    mention = await post(client, otto, "hello @paula and @pim", "cyra")
+    assert mention["mentions"] == []
+    assert await notes(client, paula) == [] and await notes(client, paula, who="pim") == []
+    # ... and paula, as herself or as her character, no longer sees otto's character.
+    for who in (None, "pim"):
+        assert (await actor(client, paula, "cyra", who)).status_code == 404
+        assert (await status(client, "GET", f"/posts/{cyras}", paula, who)) == 404
+        assert cyras not in (await surfaces(client, paula, "quince", who))["public"]
+    # Lifting the block lifts all of it.
+    assert (await status(client, "DELETE", "/actors/otto/block", paula)) == 204
+    assert (await status(client, "GET", f"/posts/{mine}", otto, "cyra")) == 200
+    assert (await status(client, "GET", f"/posts/{cyras}", paula, "pim")) == 200
+
+
 async def test_unblock_and_unmute_do_not_reveal_private_characters(
     db_kind: str, client: httpx.AsyncClient
 ) -> None:

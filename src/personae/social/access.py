@@ -18,7 +18,6 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    union,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,13 +68,10 @@ class Viewer:
 ANONYMOUS = Viewer()
 
 
-async def blocked_either_way(session: AsyncSession, actor_id: str) -> frozenset[str]:
-    """Actors the given one blocks or is blocked by."""
-    query = union(
-        select(Block.blocked_id).where(Block.blocker_id == actor_id),
-        select(Block.blocker_id).where(Block.blocked_id == actor_id),
-    )
-    return frozenset((await session.execute(query)).scalars())
+async def blocked_either_way(session: AsyncSession, actor: Actor) -> frozenset[str]:
+    """Actors the given one blocks or is blocked by (see `_blocks_and_mutes`)."""
+    blocked, _ = await _blocks_and_mutes(session, actor)
+    return blocked
 
 
 async def viewer_for(
@@ -90,23 +86,38 @@ async def viewer_for(
         return ANONYMOUS
     # Three queries in all (the token lookup was the first): this runs on every request.
     actor, identities = await acting_actor_and_identities(session, account, as_handle)
-    blocked, muted = await _blocks_and_mutes(session, actor.id)
+    blocked, muted = await _blocks_and_mutes(session, actor)
     return Viewer(account=account, actor=actor, identities=identities, blocked=blocked, muted=muted)
 
 
 async def _blocks_and_mutes(
-    session: AsyncSession, actor_id: str
+    session: AsyncSession, actor: Actor
 ) -> tuple[frozenset[str], frozenset[str]]:
-    """Blocks either way and mutes of an actor, in one round trip."""
+    """Blocks either way and mutes of an actor, in one round trip.
+
+    A block between two people covers every actor either of them operates: blocking a
+    person also blocks their characters, and their characters cannot reach the
+    blocker's. (A block of one character stays with that character.) Person actors
+    have their own id as operator, so "actors operated by the other side" finds the
+    person and their characters, and nothing for a blocked character.
+    """
+    me, operator = actor.id, actor.operator_id
     query = union_all(
-        select(literal("b"), Block.blocked_id).where(Block.blocker_id == actor_id),
-        select(literal("b"), Block.blocker_id).where(Block.blocked_id == actor_id),
-        select(literal("m"), Mute.muted_id).where(Mute.muter_id == actor_id),
+        select(literal("b"), Block.blocked_id).where(Block.blocker_id == me),
+        select(literal("b"), Block.blocker_id).where(Block.blocked_id == me),
+        select(literal("b"), Actor.id).where(
+            Actor.operator_id.in_(select(Block.blocked_id).where(Block.blocker_id == operator))
+        ),
+        select(literal("b"), Actor.id).where(
+            Actor.operator_id.in_(select(Block.blocker_id).where(Block.blocked_id == operator))
+        ),
+        select(literal("m"), Mute.muted_id).where(Mute.muter_id == me),
     )
     blocked: set[str] = set()
     muted: set[str] = set()
     for kind, other in await session.execute(query):
         (blocked if kind == "b" else muted).add(other)
+    blocked.discard(me)
     return frozenset(blocked), frozenset(muted)
 
 

@@ -211,15 +211,34 @@ async def block(session: AsyncSession, viewer: Viewer, handle: str) -> None:
     actor = viewer.require_actor()
     # Found ignoring existing blocks, so blocking again (or back) is not a 404.
     target = await get_visible_actor(session, replace(viewer, blocked=frozenset()), handle)
-    if target.id == actor.id:
-        raise Invalid("an actor cannot block itself", code="self_block")
+    if target.operator_id == actor.operator_id:
+        raise Invalid("an actor cannot block itself or its own operator's actors", "self_block")
     existing = await session.scalar(
         select(Block.id).where(Block.blocker_id == actor.id, Block.blocked_id == target.id)
     )
     if existing is None:
         session.add(Block(blocker_id=actor.id, blocked_id=target.id))
-        await _drop_follow(session, actor.id, target.id)
-        await _drop_follow(session, target.id, actor.id)
+        # Between two people the block covers every actor either operates (see
+        # access._blocks_and_mutes), so follows between all of them end.
+        mine: list[str] = [actor.id]
+        theirs: list[str] = [target.id]
+        if actor.kind == "person" and target.kind == "person":
+            mine = list(
+                await session.scalars(select(Actor.id).where(Actor.operator_id == actor.id))
+            )
+            theirs = list(
+                await session.scalars(select(Actor.id).where(Actor.operator_id == target.id))
+            )
+        pairs = await session.execute(
+            select(Follow.follower_id, Follow.followee_id).where(
+                or_(
+                    and_(Follow.follower_id.in_(mine), Follow.followee_id.in_(theirs)),
+                    and_(Follow.follower_id.in_(theirs), Follow.followee_id.in_(mine)),
+                )
+            )
+        )
+        for follower_id, followee_id in pairs.all():
+            await _drop_follow(session, follower_id, followee_id)
         await session.execute(
             delete(Notification).where(
                 or_(

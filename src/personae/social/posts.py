@@ -202,7 +202,7 @@ async def edit_post(
         account=viewer.account,
         actor=author,
         identities=viewer.identities,
-        blocked=await blocked_either_way(session, author.id),
+        blocked=await blocked_either_way(session, author),
     )
     mentioned, tags = await _addressees(
         session, edit_viewer, author, new_text, post.reply_to_author_id
