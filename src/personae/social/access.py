@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.accounts.models import Account
-from personae.errors import Forbidden, NotFound
+from personae.errors import Forbidden, NotFound, Unauthorized
 from personae.social.actors import acting_actor_and_identities
 from personae.social.models import Actor, Block, Follow, Mute, Post, PostMention
 
@@ -59,8 +59,6 @@ class Viewer:
     def require_actor(self) -> Actor:
         """The acting actor; anonymous callers cannot act."""
         if self.actor is None:
-            from personae.errors import Unauthorized
-
             raise Unauthorized("sign in first: send 'Authorization: Bearer <token>' or log in")
         return self.actor
 
@@ -80,8 +78,6 @@ async def viewer_for(
     """Build the viewer of a request (anonymous when there is no account)."""
     if account is None:
         if as_handle:
-            from personae.errors import Unauthorized
-
             raise Unauthorized("sign in to act as a character")
         return ANONYMOUS
     # Three queries in all (the token lookup was the first): this runs on every request.
@@ -236,8 +232,3 @@ def check_ai_may_mention(author: Actor, target: Actor) -> None:
         raise Forbidden(
             f"@{target.handle} does not accept mentions from AI characters", code="ai_refused"
         )
-
-
-def not_blocked(viewer: Viewer, *actor_ids: str) -> bool:
-    """True when none of the actors is blocked by, or blocks, the viewer."""
-    return not any(a in viewer.blocked for a in actor_ids)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import undefer
 
 from personae.accounts.models import Account
 from personae.characters.models import Character
-from personae.errors import Forbidden, Invalid, NotFound
+from personae.errors import Forbidden, Invalid, NotFound, TooLarge
 from personae.social.models import SHOW_AI, Actor
 
 MAX_BIO = 2000
@@ -212,8 +212,8 @@ async def set_actor_image(
     session: AsyncSession, account: Account, actor: Actor, which: str, data: bytes
 ) -> Actor:
     """Replace a person's avatar or any actor's header; a character's avatar is its card's."""
+    # Imported here: characters.service imports this module (to sync actors).
     from personae.characters.service import MAX_AVATAR_BYTES, _check_image, set_avatar, sniff_image
-    from personae.errors import TooLarge
 
     if which == "avatar" and actor.kind == "character":
         await set_avatar(session, account, actor.id, data)

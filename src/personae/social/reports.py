@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.accounts.models import Account
 from personae.db import utcnow
-from personae.errors import Conflict, Forbidden, Invalid, NotFound
+from personae.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from personae.social.access import Viewer, get_visible_actor, get_visible_post
 from personae.social.models import Actor, Post, Report
 from personae.social.posts import remove_post
@@ -36,8 +36,6 @@ async def create_report(
     """Report an actor or a post the reporter can see; one open report per target."""
     account = viewer.account
     if account is None:
-        from personae.errors import Unauthorized
-
         raise Unauthorized("sign in to report")
     if reason not in REASONS:
         raise Invalid(f"reason must be one of {', '.join(REASONS)}", code="bad_reason")

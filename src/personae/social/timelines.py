@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.errors import Invalid
@@ -242,8 +242,3 @@ async def thread(
     descendants = [rows[i] for i in page_ids if i in rows]
     more = len(subtree) > limit
     return Thread(ancestors, post, descendants, page_ids[-1] if more and page_ids else None)
-
-
-def posts_by_ids_query(viewer: Viewer, ids: list[str]) -> Select[Post]:
-    """Visible posts among the given ids."""
-    return select(Post).where(and_(Post.id.in_(ids), visible_posts(viewer)))

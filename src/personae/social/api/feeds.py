@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, StringConstraints
+from sqlalchemy import select
 
 from personae.deps import DB, State
 from personae.social import notifications, ranking, search, timelines
@@ -112,8 +113,6 @@ async def mark_read(body: MarkRead, viewer: ActingViewer, db: DB) -> dict[str, A
 async def _render_notifications(
     db: DB, viewer: ActingViewer, rows: list[Notification]
 ) -> list[dict[str, Any]]:
-    from sqlalchemy import select
-
     actors = await load_actors(db, {n.actor_id for n in rows})
     post_ids = sorted({n.post_id for n in rows if n.post_id})
     posts: dict[str, dict[str, Any]] = {}

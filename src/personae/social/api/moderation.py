@@ -6,11 +6,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, StringConstraints
+from sqlalchemy import select
 
 from personae.deps import DB, CurrentAccount
 from personae.social import reports
 from personae.social.api.common import ActingViewer, Cursor
-from personae.social.models import Report
+from personae.social.models import Actor, Report
 
 router = APIRouter(prefix="/api/v1", tags=["moderation"])
 Reason = Literal[
@@ -54,10 +55,6 @@ def report_out(report: Report, target_handle: str | None = None) -> dict[str, An
 
 
 async def _handles(db: DB, ids: set[str]) -> dict[str, str]:
-    from sqlalchemy import select
-
-    from personae.social.models import Actor
-
     if not ids:
         return {}
     rows = await db.execute(select(Actor.id, Actor.handle).where(Actor.id.in_(sorted(ids))))
