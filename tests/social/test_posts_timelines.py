@@ -514,7 +514,8 @@ async def test_visibility_matrix(db_kind: str, client: httpx.AsyncClient) -> Non
         )
         replies[v] = answer["id"]
     viewers = (ann, cora, fay, ned, max_, pam, ANON)
-    sees = {"ann": ALL, "cora": ALL, "fay": FOLLOWER, "ned": OPEN, "max": ALL, "pam": OPEN}
+    # ann's character sees as itself, not with ann's grants: like any stranger.
+    sees = {"ann": ALL, "cora": OPEN, "fay": FOLLOWER, "ned": OPEN, "max": ALL, "pam": OPEN}
     sees["anon"] = OPEN
     # Replies address the parent's author, so ned reads every answer in his thread.
     sees_replies = {**sees, "ned": ALL}
@@ -552,10 +553,10 @@ async def test_visibility_matrix(db_kind: str, client: httpx.AsyncClient) -> Non
     for who in viewers:
         got = await surfaces(who)
         can = set(sees[who.name])
-        # Unlisted posts stay out of search, except for their author (and its characters).
-        searchable = {v for v in can if v != "unlisted" or who.name in ("ann", "cora")}
+        # Unlisted posts stay out of search, except for their author.
+        searchable = {v for v in can if v != "unlisted" or who.name == "ann"}
         searchable_replies = {
-            v for v in sees_replies[who.name] if v != "unlisted" or who.name in ("ann", "cora")
+            v for v in sees_replies[who.name] if v != "unlisted" or who.name == "ann"
         }
         expected = {
             "get": can,
@@ -1007,3 +1008,29 @@ async def test_malformed_ids_and_handles_are_not_found(
     assert "NUL" in r.json()["error"]["message"]
     r = await client.get(f"{API}/timelines/tag/{'t' * 101}", headers=ann.headers)
     assert r.status_code == 422
+
+
+async def test_a_character_never_reads_its_operators_private_posts(
+    db_kind: str, client: httpx.AsyncClient
+) -> None:
+    """An operator's direct messages must not reach a character's home (or a model's
+    context when characters act on their own): a character sees as itself."""
+    await person(client, "root")
+    ann = await person(client, "ann")
+    xav = await person(client, "xav")
+    cora = await character(client, ann, "Cora")
+    assert await follow(client, cora, "xav") == "accepted"
+    assert await follow(client, ann, "xav") == "accepted"
+    secret = await post(client, xav, "psst @ann, only for you", visibility="direct")
+    for_ann = await post(client, xav, "ann's followers only", visibility="followers")
+    hello = await post(client, xav, "hello everyone")
+    assert {secret["id"], for_ann["id"], hello["id"]} <= set(
+        await ids(client, "/timelines/home", ann)
+    )
+    assert (await call(client, "GET", f"/posts/{secret['id']}", ann)).status_code == 200
+    home = set(await ids(client, "/timelines/home", cora))
+    assert hello["id"] in home and secret["id"] not in home
+    # cora follows xav herself, so his followers-only post is hers to read.
+    assert for_ann["id"] in home
+    assert (await call(client, "GET", f"/posts/{secret['id']}", cora)).status_code == 404
+    assert secret["id"] not in await ids(client, "/search", cora, q="psst")

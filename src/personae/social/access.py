@@ -33,8 +33,9 @@ class Viewer:
     """The caller as the network sees them.
 
     `actor` is who the request acts as (the person, or one of their characters via `as`);
-    `identities` are all actors the account answers for, whose grants it shares (an
-    operator sees what their characters may see). Blocks, mutes and the AI preference
+    `identities` are the actors whose grants the viewer shares: for a person, every actor
+    the account answers for (an operator sees what their characters may see); for a
+    character, only itself. Blocks, mutes and the AI preference
     are the acting actor's.
     """
 
@@ -82,6 +83,10 @@ async def viewer_for(
         return ANONYMOUS
     # Three queries in all (the token lookup was the first): this runs on every request.
     actor, identities = await acting_actor_and_identities(session, account, as_handle)
+    if actor.kind == "character":
+        # A character sees as itself: never what only its operator (or a sibling
+        # character) was granted, such as the operator's direct messages.
+        identities = (actor.id,)
     blocked, muted = await _blocks_and_mutes(session, actor)
     return Viewer(account=account, actor=actor, identities=identities, blocked=blocked, muted=muted)
 

@@ -53,7 +53,7 @@ async def create_report(
     else:
         assert handle is not None
         target = await get_visible_actor(session, viewer, handle)
-    if target.id in viewer.identities:
+    if target.operator_id == account.id:
         raise Invalid("you cannot report yourself or your own characters", code="self_report")
     duplicate = await session.scalar(
         select(Report.id).where(
