@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from personae.accounts.models import Account
 from personae.deps import DB
 from personae.social import timelines
+from personae.social.access import Viewer as SocialViewer
 from personae.social.access import get_visible_actor, viewer_for
 from personae.social.views import actor_profile, load_actors, render_posts
 from personae.web.guard import PageRoute
@@ -101,6 +102,27 @@ async def post_page(
     return render(request, "post.html", context)
 
 
+async def timeline_page(
+    request: Request,
+    db: DB,
+    account: Account | None,
+    viewer: SocialViewer,
+    page: timelines.Page,
+    title: str,
+    intro: str,
+    path: str,
+) -> Response:
+    """Render one page of a timeline with its "Older" link."""
+    context = page_context(
+        account,
+        title=title,
+        intro=intro,
+        posts=await render_posts(db, viewer, page.items),
+        older=next_page_url(path, page.next_cursor),
+    )
+    return render(request, "timeline.html", context)
+
+
 @router.get("/public", response_class=HTMLResponse)
 async def public_page(
     request: Request, db: DB, account: PageAccount, cursor: Cursor = None
@@ -108,14 +130,8 @@ async def public_page(
     """The local public timeline: public posts (not replies), newest first."""
     viewer = await viewer_for(db, account)
     page = await timelines.public(db, viewer, cursor)
-    context = page_context(
-        account,
-        title="Public posts",
-        intro="Public posts from everyone on this instance, newest first.",
-        posts=await render_posts(db, viewer, page.items),
-        older=next_page_url("/public", page.next_cursor),
-    )
-    return render(request, "timeline.html", context)
+    intro = "Public posts from everyone on this instance, newest first."
+    return await timeline_page(request, db, account, viewer, page, "Public posts", intro, "/public")
 
 
 @router.get("/tags/{tag}", response_class=HTMLResponse)
@@ -126,14 +142,9 @@ async def tag_page(
     viewer = await viewer_for(db, account)
     page = await timelines.hashtag(db, viewer, tag, cursor)
     name = tag.strip().lstrip("#").lower()
-    context = page_context(
-        account,
-        title=f"#{name}",
-        intro=f"Public posts tagged #{name}, newest first.",
-        posts=await render_posts(db, viewer, page.items),
-        older=next_page_url(f"/tags/{quote(name)}", page.next_cursor),
-    )
-    return render(request, "timeline.html", context)
+    intro = f"Public posts tagged #{name}, newest first."
+    path = f"/tags/{quote(name)}"
+    return await timeline_page(request, db, account, viewer, page, f"#{name}", intro, path)
 
 
 @router.get("/home", response_class=HTMLResponse)
@@ -143,11 +154,5 @@ async def home_timeline_page(
     """Your posts and those of everyone you follow (signed-out visitors go to the start page)."""
     viewer = await viewer_for(db, account)
     page = await timelines.home(db, viewer, cursor)
-    context = page_context(
-        account,
-        title="Home",
-        intro="Your posts and those of everyone you follow, newest first.",
-        posts=await render_posts(db, viewer, page.items),
-        older=next_page_url("/home", page.next_cursor),
-    )
-    return render(request, "timeline.html", context)
+    intro = "Your posts and those of everyone you follow, newest first."
+    return await timeline_page(request, db, account, viewer, page, "Home", intro, "/home")

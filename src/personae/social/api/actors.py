@@ -15,6 +15,7 @@ from personae.social import actors as actor_service
 from personae.social import graph, timelines
 from personae.social.access import get_visible_actor
 from personae.social.api.common import ActingViewer, Cursor, Limit, ViewerDep, post_page
+from personae.social.models import Actor, Follow
 from personae.social.views import actor_profile, load_actors, render_actors
 
 router = APIRouter(prefix="/api/v1", tags=["actors"])
@@ -55,6 +56,14 @@ async def _profile(db: DB, viewer: ViewerDep, handle: str) -> dict[str, Any]:
     return actor_profile(actor, operator, relation)
 
 
+async def follow_page(db: DB, rows: list[tuple[Follow, Actor]], limit: int) -> dict[str, Any]:
+    """A page of actors listed by follow rows; the cursor is the last row's id."""
+    return {
+        "items": await render_actors(db, [a for _, a in rows]),
+        "next_cursor": rows[-1][0].id if len(rows) == limit else None,
+    }
+
+
 def _preferences(actor: Any) -> dict[str, Any]:
     return {
         "show_ai": actor.show_ai,
@@ -89,10 +98,7 @@ async def followers(
 ) -> dict[str, Any]:
     """Who follows an actor, newest first."""
     rows = await graph.list_follows(db, viewer, handle, "followers", cursor, limit)
-    return {
-        "items": await render_actors(db, [a for _, a in rows]),
-        "next_cursor": rows[-1][0].id if len(rows) == limit else None,
-    }
+    return await follow_page(db, rows, limit)
 
 
 @router.get("/actors/{handle}/following")
@@ -101,10 +107,7 @@ async def following(
 ) -> dict[str, Any]:
     """Whom an actor follows, newest first."""
     rows = await graph.list_follows(db, viewer, handle, "following", cursor, limit)
-    return {
-        "items": await render_actors(db, [a for _, a in rows]),
-        "next_cursor": rows[-1][0].id if len(rows) == limit else None,
-    }
+    return await follow_page(db, rows, limit)
 
 
 @router.get("/actors/{handle}/avatar")
@@ -201,10 +204,7 @@ async def follow_requests(
 ) -> dict[str, Any]:
     """Pending requests to follow you (or the character you act as)."""
     rows = await graph.follow_requests(db, viewer, cursor, limit)
-    return {
-        "items": await render_actors(db, [a for _, a in rows]),
-        "next_cursor": rows[-1][0].id if len(rows) == limit else None,
-    }
+    return await follow_page(db, rows, limit)
 
 
 @router.post("/follow-requests/{handle}/accept", status_code=204)
