@@ -21,10 +21,10 @@ install: $(BIN)/python
 install-test: install
 	$(BIN)/pip install -q -e '.[test]'
 
+# `personae run` migrates, seeds the demo on an empty instance, then serves the app with
+# the autonomous characters' scheduler and worker in the same process.
 run: install
-	$(BIN)/personae db upgrade
-	$(BIN)/personae demo --if-empty
-	$(BIN)/personae serve
+	$(BIN)/personae run
 
 lint: install-test
 	$(BIN)/ruff check src tests bench

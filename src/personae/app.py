@@ -12,6 +12,9 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from personae.accounts.routes import router as accounts_router
+from personae.agents.api import router as autonomy_router
+from personae.agents.memory_api import router as memories_router
+from personae.agents.runtime import AgentRuntime
 from personae.characters.routes import router as characters_router
 from personae.chat.generation import ReplyRunner
 from personae.chat.routes import router as chat_router
@@ -96,8 +99,13 @@ def create_app(
     settings: Settings | None = None,
     backends: BackendRegistry | None = None,
     migrate: bool = True,
+    agents: bool = False,
 ) -> FastAPI:
-    """Build the app; nothing is opened until the lifespan starts."""
+    """Build the app; nothing is opened until the lifespan starts.
+
+    With `agents`, the lifespan also runs autonomous characters: the scheduler loop and
+    a worker (in process, or on the Redis broker PERSONAE_BROKER_URL names).
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -110,10 +118,18 @@ def create_app(
         sessions = make_sessionmaker(engine)
         registry = backends or BackendRegistry.from_settings(config)
         replies = ReplyRunner(sessions)
-        app.state.personae = AppState(config, engine, sessions, registry, replies)
+        state = AppState(config, engine, sessions, registry, replies)
+        app.state.personae = state
         try:
+            if agents:
+                runtime = AgentRuntime.build(config, sessions, registry)
+                await runtime.start()
+                state.agents = runtime
             yield
         finally:
+            # Actions first: they use the backends and the database closed below.
+            if state.agents is not None:
+                await state.agents.stop()
             await replies.drain()
             if backends is None:
                 await registry.aclose()
@@ -131,6 +147,8 @@ def create_app(
     app.include_router(characters_router)
     app.include_router(chat_router)
     app.include_router(openai_router)
+    app.include_router(memories_router)
+    app.include_router(autonomy_router)
     for social in (social_actors, social_posts, social_feeds, social_moderation):
         app.include_router(social.router)
     app.include_router(web_router)

@@ -6,20 +6,25 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from personae.agents.cli import agents_app
 from personae.config import Settings, get_settings
+
+if TYPE_CHECKING:  # imported where used, so `personae --help` stays quick
+    from personae.agents.simulate import SimulationResult
 
 app = typer.Typer(help="personae: a self-hostable home for AI characters.", no_args_is_help=True)
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 users_app = typer.Typer(help="Account commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(agents_app, name="agents")
 console = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
@@ -76,14 +81,11 @@ async def resolve_user(session: AsyncSession, username: str | None) -> Any:
     return account
 
 
-@app.command()
-def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
-) -> None:
-    """Start the web server (migrates the database first)."""
+def start_server(host: str | None, port: int | None, agents: bool) -> None:
+    """Run the web server in the foreground (with `agents`: also the scheduler and a worker)."""
     import uvicorn
 
+    from personae.accounts.service import count_admins
     from personae.app import create_app
 
     settings = get_settings()
@@ -91,8 +93,9 @@ def serve(
         settings.host = host
     if port is not None:
         settings.port = port
-    from personae.accounts.service import count_admins
-
+    if agents:
+        check_broker(settings)
+        configure_logging(settings)
     admins = run_in_session(count_admins)
     url = settings.effective_base_url
     console.print(f"personae is starting at [bold]{url}[/]  (data: {settings.data_dir})")
@@ -102,12 +105,35 @@ def serve(
             " or run [bold]personae users create NAME[/]."
         )
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, agents=agents),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
         timeout_graceful_shutdown=30,
     )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Start the web server only (migrates the database first); see also `personae run`."""
+    start_server(host, port, agents=False)
+
+
+@app.command("run")
+def run_all(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    demo: Annotated[
+        bool, typer.Option(help="Seed the demo community when the instance is empty.")
+    ] = True,
+) -> None:
+    """Run everything in one process: migrate, seed the demo if empty, serve, run the agents."""
+    if demo:
+        seed_demo_community(if_empty=True)
+    start_server(host, port, agents=True)
 
 
 @db_app.command("upgrade")
@@ -189,13 +215,8 @@ def export_card(
     console.print(f"Wrote {output} ({len(data)} bytes).")
 
 
-@app.command()
-def demo(
-    if_empty: Annotated[
-        bool, typer.Option(help="Do nothing if the instance already has accounts or posts.")
-    ] = False,
-) -> None:
-    """Seed a demo community: people, characters, follows and posts (migrates first)."""
+def seed_demo_community(if_empty: bool) -> None:
+    """Seed the demo community (migrating first), showing progress; prints what it did."""
     from personae.social.demo import DemoSummary, seed_demo
 
     with console.status("Seeding the demo community...") as status:
@@ -215,6 +236,16 @@ def demo(
 
 
 @app.command()
+def demo(
+    if_empty: Annotated[
+        bool, typer.Option(help="Do nothing if the instance already has accounts or posts.")
+    ] = False,
+) -> None:
+    """Seed a demo community: people, characters, follows and posts (migrates first)."""
+    seed_demo_community(if_empty)
+
+
+@app.command()
 def chat(
     handle: str,
     user: Annotated[str | None, typer.Option(help="As whom (default: the first admin).")] = None,
@@ -223,6 +254,177 @@ def chat(
     from personae.cli_chat import run_chat
 
     asyncio.run(run_chat(get_settings(), handle, user, console))
+
+
+# ----------------------------------------------------------------------------- agents
+
+
+def check_broker(settings: Settings, shared: str = "") -> None:
+    """Fail with what to do when PERSONAE_BROKER_URL is unusable (or, for `shared`, empty)."""
+    from personae.agents.jobs import BrokerConfigError, make_broker
+    from personae.agents.runtime import require_shared_broker
+
+    try:
+        if shared:
+            require_shared_broker(settings, shared)
+        make_broker(settings)
+    except BrokerConfigError as exc:
+        fail(str(exc))
+
+
+def configure_logging(settings: Settings) -> None:
+    """Log to stderr at PERSONAE_LOG_LEVEL, so what the agents do (and why not) shows."""
+    import logging
+
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if settings.log_level != "debug":
+        # A line per model request or migration step is noise next to the agents' own.
+        for chatty in ("httpx", "alembic"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
+def run_agents_process(command: str) -> None:
+    """Run `personae worker` or `personae scheduler` until SIGINT or SIGTERM."""
+    from personae.agents.runtime import BrokerUnavailable, run_scheduler, run_worker
+
+    settings = get_settings()
+    check_broker(settings, shared=command)
+    configure_logging(settings)
+    main = run_worker if command == "worker" else run_scheduler
+    err.print(
+        f"personae {command}: running on {settings.broker_url} (stop with Ctrl+C).",
+        highlight=False,
+    )
+    try:
+        asyncio.run(main(settings))
+    except BrokerUnavailable as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:  # a second Ctrl+C during shutdown
+        pass
+
+
+@app.command()
+def worker() -> None:
+    """Carry out autonomous characters' actions from the shared broker (PERSONAE_BROKER_URL)."""
+    run_agents_process("worker")
+
+
+@app.command()
+def scheduler() -> None:
+    """Plan autonomous characters' days and hand due actions to workers via the broker."""
+    run_agents_process("scheduler")
+
+
+@app.command()
+def simulate(
+    characters: Annotated[
+        int, typer.Option(min=1, max=10_000, help="How many characters act on their own.")
+    ] = 6,
+    hours: Annotated[
+        float, typer.Option(min=0.01, max=24 * 365, help="Simulated hours to run.")
+    ] = 24.0,
+    backend: Annotated[
+        str | None, typer.Option(help="Model backend (default: PERSONAE_DEFAULT_BACKEND).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the characters' names and interests.")] = 0,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="Run on this database instead of a throwaway SQLite file."),
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, max=256, help="Actions at once (default: the backend's slots)."),
+    ] = None,
+) -> None:
+    """Simulate a community of autonomous characters over simulated hours; prints a summary."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from personae.agents.simulate import simulate as run_sim
+    from personae.errors import DomainError
+    from personae.llm.base import BackendError
+
+    settings = get_settings()
+    where = database_url or "a throwaway SQLite database"
+    console.print(
+        f"Simulating {characters} characters for {hours:g} hours on {where}.", highlight=False
+    )
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[sim_h]:.1f}/{task.fields[hours]:g} h"),
+        TextColumn("{task.fields[actions]} actions"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("simulated time", total=1.0, sim_h=0.0, hours=hours, actions=0)
+
+        def progress(fraction: float, actions: int) -> None:
+            bar.update(task, completed=fraction, sim_h=fraction * hours, actions=actions)
+
+        try:
+            result = asyncio.run(
+                run_sim(
+                    settings,
+                    characters,
+                    hours,
+                    backend=backend,
+                    seed=seed,
+                    database_url=database_url,
+                    concurrency=concurrency,
+                    progress=progress,
+                )
+            )
+        except BackendError as exc:
+            fail(f"{exc.message}")
+            raise  # unreachable: fail exits
+        except DomainError as exc:
+            fail(exc.message)
+            raise
+    render_simulation(result)
+
+
+def render_simulation(result: SimulationResult) -> None:
+    """Print a simulation's summary: actions by kind and outcome, reasons, tokens, speed."""
+    from rich.table import Table
+
+    table = Table(title="Actions by kind and outcome")
+    table.add_column("kind")
+    table.add_column("outcome")
+    table.add_column("count", justify="right")
+    for (kind, outcome), count in sorted(result.outcomes.items()):
+        table.add_row(kind, outcome, str(count))
+    console.print(table)
+    for title, reasons in (("Skipped, by reason", result.skipped), ("Failed", result.failed)):
+        if not reasons:
+            continue
+        listing = Table(title=title)
+        listing.add_column("reason")
+        listing.add_column("count", justify="right")
+        for reason, count in reasons.most_common(15):
+            listing.add_row(reason, str(count))
+        console.print(listing)
+    totals = Table(title="Totals", show_header=False)
+    totals.add_column("what")
+    totals.add_column("value", justify="right")
+    rows = (
+        ("characters", str(result.characters)),
+        ("simulated hours", f"{result.hours:g}"),
+        ("backend", result.backend),
+        ("concurrency", str(result.concurrency)),
+        ("actions carried out", str(result.actions)),
+        ("published", str(result.published)),
+        ("errors", str(result.errors)),
+        ("tokens in / out", f"{result.prompt_tokens} / {result.completion_tokens}"),
+        ("wall seconds", f"{result.wall_s:.1f}"),
+        ("actions per second", f"{result.actions_per_s:.2f}"),
+        ("output tokens per second", f"{result.output_tokens_per_s:.1f}"),
+    )
+    for what, value in rows:
+        totals.add_row(what, value)
+    console.print(totals)
 
 
 def main() -> None:

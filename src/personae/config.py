@@ -73,6 +73,26 @@ class Settings(BaseSettings):
     session_days: int = Field(default=30, ge=1, le=3650)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     feed_ranker: Literal["balanced", "chronological"] = "balanced"
+    # Autonomous characters: jobs, scheduling and instance-wide limits.
+    broker_url: str = ""
+    agents_tick_s: float = Field(default=15.0, gt=0, le=3600)
+    agents_lease_s: float = Field(default=300.0, ge=5, le=86_400)
+    agents_max_attempts: int = Field(default=4, ge=1, le=20)
+    agents_retry_base_s: float = Field(default=30.0, ge=0, le=86_400)
+    agents_post_max_tokens: int = Field(default=100, ge=8, le=4096)
+    agents_posts_per_day: int = Field(default=2000, ge=0, le=10_000_000)
+    agents_replies_per_hour: int = Field(default=500, ge=0, le=10_000_000)
+    agents_tokens_per_day: int = Field(default=5_000_000, ge=0, le=10_000_000_000)
+    agents_max_ai_turns: int = Field(default=2, ge=0, le=50)
+    agents_reflect_every: int = Field(default=20, ge=1, le=10_000)
+    agents_model_importance: bool = True
+    # Moderation of autonomous output before it is published.
+    moderation_blocked_terms: list[str] = Field(default_factory=list)
+    moderation_allow_links: bool = False
+    moderation_max_mentions: int = Field(default=3, ge=0, le=50)
+    moderation_max_chars: int = Field(default=500, ge=1, le=3000)
+    moderation_repeat_window: int = Field(default=20, ge=0, le=1000)
+    moderation_backend: str = ""
 
     @field_validator("data_dir")
     @classmethod

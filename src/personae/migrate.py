@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Full-text tables (and SQLite's FTS5 shadow tables) are made by hand in migrations, so
 # comparing the models with a database leaves them out.
-FULL_TEXT_PREFIXES = ("post_fts", "actor_fts")
+FULL_TEXT_PREFIXES = ("post_fts", "actor_fts", "memory_fts")
 
 
 def include_name(name: str | None, type_: str, _parent: object) -> bool:

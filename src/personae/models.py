@@ -1,6 +1,7 @@
 """Imports every table so the metadata is complete (for Alembic and tests)."""
 
 from personae.accounts.models import Account, AuthToken, Persona
+from personae.agents.models import AgendaItem, AgentSettings, Memory
 from personae.characters.models import (
     Character,
     CharacterAsset,
@@ -29,6 +30,8 @@ metadata = Base.metadata
 __all__ = [
     "Account",
     "Actor",
+    "AgendaItem",
+    "AgentSettings",
     "AuthToken",
     "Block",
     "Character",
@@ -39,6 +42,7 @@ __all__ = [
     "Like",
     "Lorebook",
     "LorebookEntry",
+    "Memory",
     "Message",
     "Mute",
     "Notification",

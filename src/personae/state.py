@@ -1,14 +1,18 @@
-"""What the running app holds: settings, database, backends, reply runner."""
+"""What the running app holds: settings, database, backends, reply runner, agents."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from personae.chat.generation import ReplyRunner
 from personae.config import Settings
 from personae.llm.registry import BackendRegistry
+
+if TYPE_CHECKING:  # the runtime pulls in taskiq; only apps that run agents import it
+    from personae.agents.runtime import AgentRuntime
 
 
 @dataclass
@@ -20,3 +24,5 @@ class AppState:
     sessions: async_sessionmaker[AsyncSession]
     backends: BackendRegistry
     replies: ReplyRunner
+    # The autonomous characters' scheduler and worker, when this process runs them.
+    agents: AgentRuntime | None = None

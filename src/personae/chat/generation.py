@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from personae.accounts.models import Account, Persona
 from personae.accounts.service import default_persona
+from personae.agents.memory import heuristic_importance, recall, remember
 from personae.characters.lorebooks import list_entries
 from personae.characters.models import Character, CharacterLorebook, Lorebook
 from personae.chat.events import ChatEvent, ReplyDone, ReplyError, ReplyStarted, ReplyToken
@@ -39,11 +40,22 @@ from personae.chat.service import (
 )
 from personae.db import new_id, utcnow
 from personae.errors import Invalid, NotFound
-from personae.llm.base import Backend, BackendError, DoneEvent, GenerationParams, TokenEvent
+from personae.llm.base import (
+    Backend,
+    BackendError,
+    ChatMessage,
+    DoneEvent,
+    GenerationParams,
+    TokenEvent,
+)
 from personae.llm.registry import BackendRegistry
 
 log = logging.getLogger(__name__)
 _DONE = object()
+# What a character remembers of a chat turn: enough to recognise it, not a transcript.
+MEMORY_TURN_CHARS = 300
+# Memories of the person from elsewhere (the network, other chats) shown in a chat.
+OUTSIDE_MEMORIES = 3
 
 
 @dataclass
@@ -56,6 +68,13 @@ class ReplyPlan:
     backend: Backend
     messages: list[Any]
     params: GenerationParams
+    # For the memories the saved reply leaves: who is chatting (their person actor's id,
+    # which is their account id, and the name the chat calls them) and, when this turn
+    # added a user message, what they said (a regenerated reply does not repeat it).
+    character_id: str = ""
+    person_id: str = ""
+    person_name: str = ""
+    user_text: str | None = None
 
 
 def definition_of(character: Character) -> CharacterDefinition:
@@ -133,11 +152,22 @@ async def build_prompt(
     reply_tokens: int,
     seed: str,
     extra_system: str = "",
+    *,
+    memory_note: str = "",
 ) -> AssembledPrompt:
-    """Assemble the messages for a character's next reply to `history`."""
+    """Assemble the messages for a character's next reply to `history`.
+
+    `memory_note` (what the character remembers of the person from elsewhere) goes in a
+    system message just before the newest user turn.
+    """
     lore, lore_settings = await lore_for(session, character)
     ctx = macro_context(character, persona_name, seed)
-    return await assemble(
+    note: ChatMessage | None = None
+    if memory_note.strip():
+        note = {"role": "system", "content": memory_note.strip()}
+        # The note must fit too: leave room for it as if it were part of the reply.
+        reply_tokens += await backend.count_message_tokens([note])
+    prompt = await assemble(
         definition_of(character),
         persona_name,
         persona_description,
@@ -150,6 +180,44 @@ async def build_prompt(
         backend.count_message_tokens,
         extra_system,
     )
+    if note is None:
+        return prompt
+    # Just before the newest user turn, not beside the definition: the definition and the
+    # history stay a cached prefix, and only the last turn (which the backend reads anew
+    # anyway) follows the note. Next turn the note has moved on, so the cache loses one
+    # user turn, never the whole history.
+    messages = list(prompt.messages)
+    last_user = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=None)
+    if last_user is None:
+        return prompt
+    messages.insert(last_user, note)
+    return AssembledPrompt(messages, prompt.history_kept, prompt.history_total, prompt.lore_ids)
+
+
+async def outside_memories_note(
+    session: AsyncSession,
+    character: Character,
+    person_id: str,
+    person_name: str,
+    conversation_id: str,
+    query: str,
+) -> str:
+    """A note of what the character remembers about the person from outside this chat."""
+    # Only memories about this person (a chat must never surface what someone else told
+    # the character), and none from this conversation (its history is in the prompt).
+    memories = await recall(
+        session,
+        character.id,
+        query,
+        about_actor_id=person_id,
+        limit=OUTSIDE_MEMORIES,
+        only_about=True,
+        exclude_source_id=conversation_id,
+    )
+    if not memories:
+        return ""
+    lines = "\n".join(f"- {m.text}" for m in memories)
+    return f"What {character.name} remembers about {person_name} from elsewhere:\n{lines}"
 
 
 async def plan_reply(
@@ -215,6 +283,10 @@ async def plan_reply(
     persona = chosen_persona or await default_persona(session, account)
     history = [Turn(m.role, m.content) for m in path_to(messages, reply_parent)]
     params = generation_params(character, reply_max_tokens)
+    # A person's actor has the id of their account.
+    note = await outside_memories_note(
+        session, character, account.id, persona.name, conversation.id, history[-1].content
+    )
     prompt = await build_prompt(
         session,
         character,
@@ -224,6 +296,7 @@ async def plan_reply(
         backend,
         params.max_tokens,
         conversation.id,
+        memory_note=note,
     )
     conversation.active_leaf_id = reply_parent
     conversation.updated_at = utcnow()
@@ -235,6 +308,10 @@ async def plan_reply(
         backend=backend,
         messages=prompt.messages,
         params=params,
+        character_id=character.id,
+        person_id=account.id,
+        person_name=persona.name,
+        user_text=content,
     )
 
 
@@ -262,11 +339,42 @@ async def _save_reply(
         )
         session.add(message)
         await session.flush()
+        if plan.character_id and plan.person_id:
+            await _remember_turn(session, plan, message.content)
         conversation.active_leaf_id = message.id
         conversation.updated_at = utcnow()
         await session.commit()
         messages = await all_messages(session, plan.conversation_id)
         return message_out(message, siblings_of(messages, message))
+
+
+def _cut(text: str, limit: int = MEMORY_TURN_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+async def _remember_turn(session: AsyncSession, plan: ReplyPlan, reply: str) -> None:
+    """The character remembers what the person told it and what it said (same transaction)."""
+    # Heuristic importance only: a model call here would delay every chat reply, and the
+    # chat path must stay fast. Scored on the words themselves, not the framing around them.
+    name = plan.person_name
+    turns: list[tuple[str, str, str]] = []
+    if plan.user_text is not None and plan.user_text.strip():
+        told = _cut(plan.user_text)
+        turns.append(("told", f"In a chat, {name} told me: {told}", told))
+    said = _cut(reply)
+    turns.append(("said", f"In a chat with {name}, I said: {said}", said))
+    for kind, text, words in turns:
+        await remember(
+            session,
+            plan.character_id,
+            kind,
+            text,
+            about_actor_id=plan.person_id,
+            source="chat",
+            source_id=plan.conversation_id,
+            importance=heuristic_importance(words),
+        )
 
 
 class ReplyRunner:

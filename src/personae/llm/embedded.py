@@ -241,8 +241,12 @@ class EmbeddedBackend(Backend):
         reader = ChunkReader(self.name, self.model, started)
         try:
             while True:
+                # asyncio.timeout, not wait_for: on Python 3.11, wait_for can swallow a
+                # cancellation that lands as the queue yields an item (gh-86296), and the
+                # cancelled consumer would then read the whole generation.
                 try:
-                    item = await asyncio.wait_for(queue.get(), self._settings.timeout_s)
+                    async with asyncio.timeout(self._settings.timeout_s):
+                        item = await queue.get()
                 except TimeoutError:
                     raise BackendError(
                         "timeout",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from personae.agents.triggers import on_notification
 from personae.social.access import Viewer, inactive_actors, visible_posts
 from personae.social.models import Block, Mute, Notification, Post
 
@@ -38,6 +39,8 @@ async def notify(
         session.add(
             Notification(recipient_id=recipient_id, kind=kind, actor_id=actor_id, post_id=post_id)
         )
+        # An autonomous character answers what happens to it: a due action, same transaction.
+        await on_notification(session, recipient_id, kind, actor_id, post_id)
 
 
 def _readable(viewer: Viewer) -> list[object]:

@@ -96,8 +96,13 @@ async def create_post(
     visibility: str = "public",
     in_reply_to_id: str | None = None,
     quote_of_id: str | None = None,
+    post_id: str | None = None,
 ) -> Post:
-    """Publish a post as the viewer's acting actor; checks everything before writing."""
+    """Publish a post as the viewer's acting actor; checks everything before writing.
+
+    `post_id` lets a caller that records the post elsewhere in the same transaction (the
+    agents' agenda) choose the id beforehand.
+    """
     author = viewer.require_actor()
     require_can_publish(author)
     _check_fields(text, content_warning, language, visibility)
@@ -125,7 +130,7 @@ async def create_post(
     mentioned, tags = await _addressees(
         session, viewer, author, text, parent.author_id if parent else None
     )
-    post_id = new_id()
+    post_id = post_id or new_id()
     post = Post(
         id=post_id,
         author_id=author.id,

@@ -1,0 +1,1 @@
+"""Autonomous characters: settings, agenda, scheduler, actions, memory, limits."""

@@ -1,0 +1,402 @@
+"""The characters' memory stream: write memories, score their importance, recall them.
+
+Retrieval follows Generative Agents (Park et al., 2023): each candidate scores recency
+(exponential decay since it was last recalled) + importance (1-10, scaled to [0, 1]) +
+relevance to the query (full-text rank, scaled to [0, 1]), with equal weights. Keyword
+search stands in for embeddings: SQLite FTS5 and PostgreSQL full-text need no extension.
+
+Times come from the engine's clock (`personae.agents.clock`), so a simulation that runs
+ahead ages memories as it goes. Writers flush and never commit: a memory is part of the
+caller's change (a reply saved, an action carried out) and lands or fails with it.
+
+Reflections (asking the model for insights) live in `reflection.py`; what people may see
+and delete of what characters remember about them, in `memory_people.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    update,
+)
+from sqlalchemy import text as sql_text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+
+from personae.agents import clock
+from personae.agents.models import Memory
+from personae.db import new_id
+from personae.errors import Invalid
+from personae.llm.base import Backend, BackendError, ChatMessage, GenerationParams, Usage
+from personae.social.actors import search_key
+
+KINDS = ("observation", "said", "did", "told", "reflection")
+SOURCES = ("feed", "chat", "self")
+MAX_TEXT = 1000
+MIN_IMPORTANCE, MAX_IMPORTANCE = 1, 10
+
+# Retrieval: candidates from three cheap, indexed queries, then scored in Python.
+RECENT_CANDIDATES = 50
+MATCH_CANDIDATES = 50
+ABOUT_CANDIDATES = 20
+MAX_RECALL = 50
+DECAY_PER_HOUR = 0.995  # Generative Agents' decay factor, per hour since last recalled
+ABOUT_BOOST = 0.5  # relevance added to memories about the actor the caller asked about
+MAX_QUERY_WORDS = 8
+
+IMPORTANCE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"importance": {"type": "integer", "minimum": 1, "maximum": 10}},
+    "required": ["importance"],
+}
+# Generative Agents' poignancy prompt, asking for JSON.
+IMPORTANCE_PROMPT = (
+    "On a scale of 1 to 10, where 1 is purely mundane (e.g. brushing teeth, small talk "
+    "about the weather) and 10 is extremely poignant (e.g. a break-up, a death, getting "
+    "into college), rate the likely poignancy of the following memory.\n"
+    "Memory: {text}\n"
+    'Answer with JSON: {{"importance": <1-10>}}'
+)
+
+# --------------------------------------------------------------------------- importance
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_DISCLOSURE = re.compile(
+    r"\b(i am|i'm|im|i was|i have|i've|i had|i feel|i felt|i love|i loved|i hate|i lost|"
+    r"i got|i need|i want|i wish|i miss|i think|i believe|my|mine|myself)\b",
+    re.IGNORECASE,
+)
+_STRONG = _words(
+    "love loved hate hated afraid scared terrified die died dead death funeral married "
+    "wedding divorce divorced pregnant born baby cancer sick ill hospital hurt pain fired "
+    "promoted job lost broke broken cry cried crying angry furious sad lonely depressed "
+    "proud excited amazing terrible awful secret sorry grief miss missed worried anxious "
+    "dream dreams fear ashamed betrayed"
+)
+_PLANS = _words(
+    "tomorrow tonight weekend week month year plan plans planning going will meet meeting "
+    "party trip travel moving move exam interview deadline appointment birthday anniversary "
+    "soon later next monday tuesday wednesday thursday friday saturday sunday"
+)
+_SMALL_TALK = _words(
+    "hi hello hey hiya yo thanks thank you thx ok okay k lol haha hehe bye goodbye cya "
+    "good morning evening night afternoon how are doing fine great cool nice sure yes no "
+    "yeah yep nope sup what's whats up well"
+)
+_CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
+
+
+def _has_name(text: str) -> bool:
+    """A capitalised word that does not start a sentence: most likely a name."""
+    for found in _CAPITALISED.finditer(text):
+        before = text[: found.start()].rstrip()
+        if before and before[-1] not in ".!?:\"'(":
+            return True
+    return False
+
+
+def heuristic_importance(text: str) -> int:
+    """Importance 1..10 from cues: disclosures, strong words, plans, names, questions, length.
+
+    Starts at 2 (a plain observation). Adds 2 for a personal disclosure ("I am", "my",
+    "I love"), 2 for a strong word (love, died, married, afraid...) and 1 more for
+    several, 1 for plans or dates (tomorrow, party, Friday), 1 for a name (a capitalised
+    word inside a sentence), 1 for a question, 1 for over 80 and 1 for over 200
+    characters. Pure small talk ("hi, how are you?") is 1. Cheap and deterministic, so
+    the chat path and tests can use it; the model's score is better when there is time.
+    """
+    words = [w.lower() for w in _WORD.findall(text)]
+    if not words:
+        return MIN_IMPORTANCE
+    if all(w in _SMALL_TALK for w in words):
+        return MIN_IMPORTANCE
+    score = 2
+    if _DISCLOSURE.search(text):
+        score += 2
+    strong = {w for w in words if w in _STRONG}
+    if strong:
+        score += 2 + (len(strong) > 1)
+    if any(w in _PLANS for w in words):
+        score += 1
+    if _has_name(text):
+        score += 1
+    if "?" in text:
+        score += 1
+    score += (len(text) > 80) + (len(text) > 200)
+    return max(MIN_IMPORTANCE, min(MAX_IMPORTANCE, score))
+
+
+def _parse_importance(reply: str) -> int | None:
+    # Backends that enforce the schema give clean JSON; others (the fake one, a server
+    # without grammar support) may wrap it in prose, so fall back to the first integer.
+    value: Any = None
+    try:
+        data = json.loads(reply)
+        if isinstance(data, dict):
+            value = data.get("importance")
+    except ValueError:
+        pass
+    if not isinstance(value, int) or isinstance(value, bool):
+        found = re.search(r"-?\d+", reply)
+        value = int(found.group()) if found else None
+    if value is None or not MIN_IMPORTANCE <= value <= MAX_IMPORTANCE:
+        return None
+    return int(value)
+
+
+async def model_importance(backend: Backend, text: str) -> tuple[int | None, Usage]:
+    """The model's 1-10 poignancy score for a memory (None when it fails or answers badly)."""
+    messages: list[ChatMessage] = [
+        {"role": "user", "content": IMPORTANCE_PROMPT.format(text=text[:MAX_TEXT])}
+    ]
+    params = GenerationParams(max_tokens=12, temperature=0.0, json_schema=IMPORTANCE_SCHEMA)
+    try:
+        done = await backend.complete(messages, params)
+    except BackendError:
+        return None, Usage()
+    return _parse_importance(done.text), done.usage
+
+
+# --------------------------------------------------------------------------- writing
+
+
+async def remember(
+    session: AsyncSession,
+    character_id: str,
+    kind: str,
+    text: str,
+    *,
+    about_actor_id: str | None = None,
+    source: str = "feed",
+    source_id: str | None = None,
+    importance: int | None = None,
+    backend: Backend | None = None,
+    scored_by: str = "heuristic",
+) -> tuple[Memory, Usage]:
+    """Store one memory (flushed, not committed); returns it and the tokens scoring cost.
+
+    Importance: `importance` when given (recorded as `scored_by`), else the model's score
+    when a backend is given, else (or when the model fails) the heuristic.
+    """
+    if kind not in KINDS:
+        raise Invalid(f"kind must be one of {', '.join(KINDS)}", "bad_memory_kind")
+    if source not in SOURCES:
+        raise Invalid(f"source must be one of {', '.join(SOURCES)}", "bad_memory_source")
+    if source_id is not None and len(source_id) > 32:
+        raise Invalid("source_id must be an id of at most 32 characters", "bad_source_id")
+    # PostgreSQL cannot store NUL; nothing meaningful is lost by dropping it.
+    text = text.replace("\x00", "").strip()[:MAX_TEXT].strip()
+    if not text:
+        raise Invalid("a memory needs some text", "empty_memory")
+    usage = Usage()
+    score: int | None = None
+    if importance is not None:
+        score = max(MIN_IMPORTANCE, min(MAX_IMPORTANCE, int(importance)))
+    elif backend is not None:
+        score, usage = await model_importance(backend, text)
+        scored_by = "model"
+    if score is None:
+        score, scored_by = heuristic_importance(text), "heuristic"
+    moment = clock.now()
+    memory_id = new_id()
+    memory = Memory(
+        id=memory_id,
+        character_id=character_id,
+        kind=kind,
+        text=text,
+        about_actor_id=about_actor_id,
+        source=source,
+        source_id=source_id,
+        importance=score,
+        scored_by=scored_by,
+        at=moment,
+        last_accessed_at=moment,
+        search_key=search_key(memory_id),
+    )
+    session.add(memory)
+    await session.flush()
+    return memory, usage
+
+
+# --------------------------------------------------------------------------- retrieval
+
+_STOPWORDS = _words(
+    "the and for are but not you your yours with this that these those was were have has "
+    "had from they them their there what when where which who whom why how all any can "
+    "could would should will just about into than then too very also its it's our ours "
+    "she her hers him his out over some such only own same been being does did doing "
+    "more most other off once here both each few nor again further while"
+)
+
+
+def query_words(query: str) -> list[str]:
+    """Searchable words of a free text: letters and digits, 3+ characters, no stopwords."""
+    words: list[str] = []
+    for word in _WORD.findall(query.lower()):
+        if len(word) >= 3 and word not in _STOPWORDS and word not in words:
+            words.append(word[:40])
+        if len(words) == MAX_QUERY_WORDS:
+            break
+    return words
+
+
+_MEMORY_FTS = table("memory_fts", column("rowid"))
+
+
+async def _matches(
+    session: AsyncSession, scope: Sequence[ColumnElement[bool]], words: list[str]
+) -> list[tuple[Memory, float]]:
+    """Full-text hits in scope, best first, with relevance scaled so the best is 1."""
+    if session.get_bind().dialect.name == "sqlite":
+        # Any word counts (OR), each quoted so FTS5 operators in the text mean nothing.
+        query = " OR ".join(f'"{w}"*' for w in words)
+        rank: ColumnElement[Any] = func.bm25(literal_column("memory_fts"))
+        statement = (
+            select(Memory, rank)
+            .join(_MEMORY_FTS, _MEMORY_FTS.c.rowid == Memory.search_key)
+            .where(sql_text("memory_fts MATCH :q").bindparams(q=query), *scope)
+            .order_by(rank)  # bm25: more negative is better
+        )
+    else:
+        # Words are letters and digits only, so they cannot inject tsquery syntax; the
+        # expression matches the GIN index of migration 0003.
+        vector = func.to_tsvector(literal_column("'simple'"), Memory.text)
+        tsquery = func.to_tsquery(literal_column("'simple'"), " | ".join(f"{w}:*" for w in words))
+        rank = func.ts_rank(vector, tsquery)
+        statement = (
+            select(Memory, rank).where(vector.bool_op("@@")(tsquery), *scope).order_by(rank.desc())
+        )
+    rows = [(m, float(r)) for m, r in await session.execute(statement.limit(MATCH_CANDIDATES))]
+    if not rows:
+        return []
+    best = rows[0][1]
+    if best == 0:
+        return [(m, 1.0) for m, _ in rows]
+    return [(m, max(0.0, min(1.0, r / best))) for m, r in rows]
+
+
+async def recall(
+    session: AsyncSession,
+    character_id: str,
+    query: str,
+    *,
+    about_actor_id: str | None = None,
+    limit: int = 5,
+    only_about: bool = False,
+    exclude_source_id: str | None = None,
+) -> list[Memory]:
+    """The `limit` memories best for `query` (recency + importance + relevance), marked recalled.
+
+    Memories of private chats count only when they are about `about_actor_id`: what one
+    person says in a chat is never recalled for a post or for anyone else. `only_about`
+    keeps to memories about `about_actor_id`; `exclude_source_id` leaves out one source
+    (the conversation being held, whose history the prompt already has).
+    """
+    limit = max(1, min(int(limit), MAX_RECALL))
+    scope: list[ColumnElement[bool]] = [Memory.character_id == character_id]
+    if about_actor_id is None:
+        scope.append(Memory.source != "chat")
+    else:
+        scope.append(or_(Memory.source != "chat", Memory.about_actor_id == about_actor_id))
+    if only_about:
+        if about_actor_id is None:
+            raise ValueError("only_about needs about_actor_id")
+        scope.append(Memory.about_actor_id == about_actor_id)
+    if exclude_source_id is not None:
+        scope.append(or_(Memory.source_id.is_(None), Memory.source_id != exclude_source_id))
+    newest = (Memory.at.desc(), Memory.id.desc())
+    candidates: dict[str, Memory] = {
+        m.id: m
+        for m in await session.scalars(
+            select(Memory).where(*scope).order_by(*newest).limit(RECENT_CANDIDATES)
+        )
+    }
+    if not candidates:
+        return []  # nothing in scope at all: skip the other queries
+    relevance: dict[str, float] = {}
+    words = query_words(query)
+    if words:
+        for memory, relevant in await _matches(session, scope, words):
+            candidates.setdefault(memory.id, memory)
+            relevance[memory.id] = relevant
+    if about_actor_id is not None and not only_about:
+        about = select(Memory).where(*scope, Memory.about_actor_id == about_actor_id)
+        for memory in await session.scalars(about.order_by(*newest).limit(ABOUT_CANDIDATES)):
+            candidates.setdefault(memory.id, memory)
+    moment = clock.now()
+
+    def score(memory: Memory) -> float:
+        hours = max(0.0, (moment - memory.last_accessed_at).total_seconds() / 3600)
+        recency = float(DECAY_PER_HOUR**hours)
+        importance = memory.importance / MAX_IMPORTANCE
+        relevant = relevance.get(memory.id, 0.0)
+        if about_actor_id is not None and memory.about_actor_id == about_actor_id:
+            relevant = min(1.0, relevant + ABOUT_BOOST)
+        return recency + importance + relevant
+
+    ranked = sorted(candidates.values(), key=lambda m: (score(m), m.at, m.id), reverse=True)
+    chosen = ranked[:limit]
+    # One UPDATE for all of them; the loaded objects get the value without a second write.
+    ids = [m.id for m in chosen]
+    await session.execute(
+        update(Memory)
+        .where(Memory.id.in_(ids))
+        .values(last_accessed_at=moment)
+        .execution_options(synchronize_session=False)
+    )
+    for memory in chosen:
+        set_committed_value(memory, "last_accessed_at", moment)
+    return chosen
+
+
+async def latest_reflection(session: AsyncSession, character_id: str) -> Memory | None:
+    """The character's newest reflection, if it has one."""
+    statement = (
+        select(Memory)
+        .where(Memory.character_id == character_id, Memory.kind == "reflection")
+        .order_by(Memory.at.desc(), Memory.id.desc())
+        .limit(1)
+    )
+    return (await session.scalars(statement)).first()
+
+
+def after(memory: Memory | None) -> list[ColumnElement[bool]]:
+    """Conditions for memories written after `memory` (all when None), reflections excluded.
+
+    By time, then id: in a simulation many memories share one moment, and the id (which
+    follows the order of writing) decides which came after the reflection.
+    """
+    conditions: list[ColumnElement[bool]] = [Memory.kind != "reflection"]
+    if memory is not None:
+        conditions.append(
+            or_(Memory.at > memory.at, (Memory.at == memory.at) & (Memory.id > memory.id))
+        )
+    return conditions
+
+
+async def memories_since_reflection(session: AsyncSession, character_id: str) -> int:
+    """How many memories the character gained since its latest reflection."""
+    last = await latest_reflection(session, character_id)
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Memory)
+        .where(Memory.character_id == character_id, *after(last))
+    )
+    return int(count or 0)
