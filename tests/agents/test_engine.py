@@ -522,7 +522,7 @@ async def test_a_retry_never_publishes_twice(
     # A worker claims the item and is then presumed dead (its lease runs out) ...
     async with app.state.personae.sessions() as session:
         stale_claim = await agents._claim(session, item.id, now, 60)
-    assert stale_claim == 1
+    assert stale_claim is not None and stale_claim.claim == 1
     assert await agents.run_item(engine, item.id, now + timedelta(seconds=30)) == ""  # still leased
     # ... a second worker takes over and publishes ...
     fake_backend.enqueue("Fair winds, everyone.")

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from personae.accounts.models import Account
+from personae.agents.models import AgentSettings
 from personae.characters.models import Character
 from personae.errors import Conflict
 from personae.social.demo import CHARACTERS, PEOPLE, DemoSummary, seed_demo
@@ -43,6 +44,11 @@ async def test_seed_creates_a_living_community(app: FastAPI, db_kind: str) -> No
     assert 30 <= summary.posts <= 60 and summary.replies >= 5
     assert summary.reposts >= 2 and summary.likes >= 10 and summary.follows >= 10
     assert "Seeded" in summary.describe()
+    async with app.state.personae.sessions() as session:
+        autonomous = await session.scalar(
+            select(func.count()).select_from(AgentSettings).where(AgentSettings.enabled.is_(True))
+        )
+    assert autonomous == len(CHARACTERS)  # `personae run` brings them to life
     async with app.state.personae.sessions() as session:
         accounts = list(await session.scalars(select(Account)))
         assert len(accounts) == summary.people and not any(a.is_admin for a in accounts)

@@ -119,8 +119,11 @@ class Action:
     ) -> None:
         """Queue a memory, its importance scored by the model when the instance asks for it."""
         memory = NewMemory(kind, text, about, source_id)
-        if self.settings.agents_model_importance:
-            score, usage = await model_importance(self.backend, text)
+        # The model rates what it was told or saw; its own words ("I posted ...") get the
+        # heuristic, which halves the calls an action makes.
+        if self.settings.agents_model_importance and kind not in ("said", "did"):
+            persona = prompts.system_message(self.character)
+            score, usage = await model_importance(self.backend, text, persona)
             self.spend(usage)
             if score is not None:
                 memory.importance, memory.scored_by = score, "model"
@@ -237,7 +240,9 @@ async def write_post(action: Action) -> None:
     feed = await _feed(action, FEED_FOR_POST)
     interests = [str(i) for i in action.agent.interests or []]
     query = " ".join([*interests, *(p.text for p, _ in feed)])
-    memories = await recall(action.session, action.character.id, query, limit=MEMORIES_FOR_POST)
+    memories = await recall(
+        action.session, action.character.id, query, limit=MEMORIES_FOR_POST, touch=False
+    )
     shown = [(a.handle, p.text) for p, a in feed]
     topic = prompts.post_topic(interests, shown, action.item.id)
     messages = prompts.post_messages(
@@ -318,6 +323,7 @@ async def write_reply(action: Action) -> None:
         post.text,
         about_actor_id=author.id,
         limit=MEMORIES_FOR_REPLY,
+        touch=False,
     )
     messages = prompts.reply_messages(
         action.character, author.handle, post.text, earlier, _texts(memories), direct

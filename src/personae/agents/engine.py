@@ -9,7 +9,10 @@ twice; a worker killed before that transaction leaves the item to be handed out 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from personae.accounts.models import Account
 from personae.agents import actions, planner
 from personae.agents.actions import Action, NewMemory, Result, Skip
-from personae.agents.memory import memories_since_reflection, remember
+from personae.agents.memory import memories_since_reflection, remember, touch_memories
 from personae.agents.models import AgendaItem, AgentSettings, Memory
 from personae.agents.reflection import reflect
 from personae.agents.triggers import agenda_row, insert_agenda
@@ -28,7 +31,7 @@ from personae.config import Settings
 from personae.errors import DomainError
 from personae.llm.base import BackendError
 from personae.llm.registry import BackendRegistry
-from personae.social.access import viewer_for
+from personae.social.access import Viewer, blocks_and_mutes
 from personae.social.models import Actor
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,24 @@ class Engine:
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
     backends: BackendRegistry
+
+
+_WRITERS: weakref.WeakKeyDictionary[object, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def writing(engine: Engine) -> contextlib.AbstractAsyncContextManager[object]:
+    """Serialise this process's agenda writes on SQLite; a no-op on PostgreSQL.
+
+    SQLite has one writer at a time, and a writer that finds the lock taken sleeps in
+    growing steps (up to 100 ms) before trying again: with several actions finishing at
+    once most of the time went to those sleeps. Queueing them here instead costs nothing.
+    """
+    if engine.settings.effective_database_url.startswith("sqlite"):
+        lock = _WRITERS.get(engine.sessions)
+        if lock is None:
+            lock = _WRITERS[engine.sessions] = asyncio.Lock()
+        return lock
+    return contextlib.nullcontext()
 
 
 # ----------------------------------------------------------------------------- planning
@@ -144,12 +165,13 @@ async def take_due(engine: Engine, now: datetime, limit: int = 200) -> list[str]
             )
         )
         if ids:
-            await session.execute(
-                update(AgendaItem)
-                .where(AgendaItem.id.in_(ids), AgendaItem.state == "pending")
-                .values(ready_at=now + lease)
-            )
-            await session.commit()
+            async with writing(engine):
+                await session.execute(
+                    update(AgendaItem)
+                    .where(AgendaItem.id.in_(ids), AgendaItem.state == "pending")
+                    .values(ready_at=now + lease)
+                )
+                await session.commit()
     return ids
 
 
@@ -169,9 +191,11 @@ async def next_ready_at(engine: Engine) -> datetime | None:
 # ----------------------------------------------------------------------------- carrying out
 
 
-async def _claim(session: AsyncSession, item_id: str, now: datetime, lease_s: float) -> int | None:
-    """Take the item for this attempt; its new claim number, or None when it is not free."""
-    result = await session.execute(
+async def _claim(
+    session: AsyncSession, item_id: str, now: datetime, lease_s: float
+) -> AgendaItem | None:
+    """Take the item for this attempt (its `claim` numbers it), or None when it is not free."""
+    result = await session.scalars(
         update(AgendaItem)
         .where(
             AgendaItem.id == item_id,
@@ -186,11 +210,12 @@ async def _claim(session: AsyncSession, item_id: str, now: datetime, lease_s: fl
             attempts=AgendaItem.attempts + 1,
             lease_until=now + timedelta(seconds=lease_s),
         )
-        .returning(AgendaItem.claim)
+        .returning(AgendaItem),
+        execution_options={"synchronize_session": False},
     )
-    claim = result.scalar()
+    item = result.one_or_none()
     await session.commit()
-    return claim
+    return item
 
 
 def _still_mine(item_id: str, claim: int) -> object:
@@ -231,8 +256,9 @@ async def _record(
     if getattr(written, "rowcount", 0) != 1:
         await session.rollback()
         return False
+    await touch_memories(session, list(result.memories_used), now)
     for memory in result.memories:
-        row, _ = await remember(
+        await remember(
             session,
             character_id,
             memory.kind,
@@ -241,8 +267,8 @@ async def _record(
             source="self" if memory.kind == "reflection" else "feed",
             source_id=memory.source_id,
             importance=memory.importance,
+            scored_by=memory.scored_by,
         )
-        row.scored_by = memory.scored_by
     if result.apply is not None:
         await result.apply(session)  # commits, together with the update above
     else:
@@ -284,10 +310,11 @@ async def _retry_or_fail(
                 "detail": f"gave up after {attempts} attempts: {error}",
             }
             outcome = "failed"
-        await session.execute(
-            update(AgendaItem).where(_still_mine(item_id, claim)).values(**values, **spent)  # type: ignore[arg-type]
-        )
-        await session.commit()
+        async with writing(engine):
+            await session.execute(
+                update(AgendaItem).where(_still_mine(item_id, claim)).values(**values, **spent)  # type: ignore[arg-type]
+            )
+            await session.commit()
     return outcome
 
 
@@ -295,30 +322,37 @@ async def _prepare(
     engine: Engine, session: AsyncSession, item: AgendaItem, now: datetime
 ) -> Action:
     """Load the character, its settings, actor and viewer; Skip when it may not act now."""
-    character = await session.get(Character, item.character_id)
-    agent = await session.get(AgentSettings, item.character_id)
-    actor = await session.get(Actor, item.character_id)
-    if character is None or agent is None or actor is None:
+    row = (
+        await session.execute(
+            select(Character, AgentSettings, Actor, Account)
+            .join(AgentSettings, AgentSettings.character_id == Character.id)
+            .join(Actor, Actor.id == Character.id)
+            .join(Account, Account.id == Character.owner_id)
+            .where(Character.id == item.character_id)
+        )
+    ).one_or_none()
+    if row is None:
         raise Skip("the character is gone")
+    character, agent, actor, owner = row
     if not agent.enabled:
         raise Skip("its autonomy is off")
     if actor.hidden or actor.suspended:
         raise Skip("the character is private or suspended")
-    owner = await session.get(Account, character.owner_id)
-    assert owner is not None
-    viewer = await viewer_for(session, owner, actor.handle)
-    backend = engine.backends.get(character.backend)
+    # What `viewer_for(owner, as=character)` builds, without its lookups of the operator's
+    # other actors: a character reads only as itself.
+    blocked, muted = await blocks_and_mutes(session, actor)
+    viewer = Viewer(owner, actor, (actor.id,), blocked, muted)
     return Action(
-        engine.settings,
-        engine.backends,
-        session,
-        item,
-        character,
-        agent,
-        actor,
-        viewer,
-        backend,
-        now,
+        settings=engine.settings,
+        backends=engine.backends,
+        session=session,
+        item=item,
+        character=character,
+        agent=agent,
+        actor=actor,
+        viewer=viewer,
+        backend=engine.backends.get(character.backend),
+        now=now,
     )
 
 
@@ -341,11 +375,24 @@ async def _reflect(action: Action) -> None:
     action.result.inputs = {"insights": [m.text for m in made]}
 
 
-async def _maybe_schedule_reflection(engine: Engine, character_id: str, now: datetime) -> None:
+# New memories per character written by this process since it last counted them in the
+# database: the count (a query) runs only when this says a reflection may be due.
+_UNCOUNTED: dict[str, int] = {}
+
+
+async def _maybe_schedule_reflection(
+    engine: Engine, character_id: str, now: datetime, added: int
+) -> None:
     """Queue a reflection once enough new memories have gathered."""
+    seen = _UNCOUNTED.get(character_id, 0) + added
+    if seen < engine.settings.agents_reflect_every:
+        _UNCOUNTED[character_id] = seen
+        return
+    _UNCOUNTED.pop(character_id, None)
     async with engine.sessions() as session:
         count = await memories_since_reflection(session, character_id)
         if count < engine.settings.agents_reflect_every:
+            _UNCOUNTED[character_id] = count  # check again once the rest have come
             return
         latest = await session.scalar(
             select(func.max(Memory.id)).where(
@@ -354,19 +401,19 @@ async def _maybe_schedule_reflection(engine: Engine, character_id: str, now: dat
         )
         key = f"reflect:{character_id}:{latest or 'first'}"
         row = agenda_row(character_id, "reflect", key, now, f"{count} new memories to think over")
-        await insert_agenda(session, [row])
-        await session.commit()
+        async with writing(engine):
+            await insert_agenda(session, [row])
+            await session.commit()
 
 
 async def run_item(engine: Engine, item_id: str, now: datetime) -> str:
     """Claim and carry out one action; returns its outcome ('' when someone else holds it)."""
     async with engine.sessions() as session:
-        claim = await _claim(session, item_id, now, engine.settings.agents_lease_s)
-        if claim is None:
+        async with writing(engine):
+            item = await _claim(session, item_id, now, engine.settings.agents_lease_s)
+        if item is None:
             return ""
-        item = await session.get(AgendaItem, item_id)
-        assert item is not None
-        attempts, character_id = item.attempts, item.character_id
+        claim, attempts, character_id = item.claim, item.attempts, item.character_id
         result = Result()
         try:
             action = await _prepare(engine, session, item, now)
@@ -392,7 +439,8 @@ async def run_item(engine: Engine, item_id: str, now: datetime) -> str:
         session.expunge_all()
         await session.rollback()
         try:
-            recorded = await _record(session, item_id, claim, result, now, character_id)
+            async with writing(engine):
+                recorded = await _record(session, item_id, claim, result, now, character_id)
         except DomainError as exc:
             # The network refused at the last moment (a block, a deleted post): skip.
             await session.rollback()
@@ -408,10 +456,11 @@ async def run_item(engine: Engine, item_id: str, now: datetime) -> str:
                 backend=result.backend,
                 model=result.model,
             )
-            recorded = await _record(session, item_id, claim, refused, now, character_id)
+            async with writing(engine):
+                recorded = await _record(session, item_id, claim, refused, now, character_id)
             result = refused
     if not recorded:
         return ""
     if result.memories:
-        await _maybe_schedule_reflection(engine, character_id, now)
+        await _maybe_schedule_reflection(engine, character_id, now, len(result.memories))
     return result.outcome

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, case, func, literal, select, union_all
+from sqlalchemy import ColumnElement, and_, case, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.agents.models import AgendaItem, AgentSettings
@@ -73,29 +74,27 @@ class Usage:
     replies: int
 
 
-async def usage_since(session: AsyncSession, now: datetime, character_id: str | None) -> Usage:
-    """One character's usage (or the instance's, for None), in one aggregate query."""
+def _usage_columns(where: ColumnElement[bool] | None, now: datetime) -> list[Any]:
+    """Tokens, posts written and replies written in the last hour, among rows `where`."""
     written = AgendaItem.outcome.in_(WRITTEN)
-    query = select(
-        func.coalesce(func.sum(AgendaItem.prompt_tokens + AgendaItem.completion_tokens), 0),
-        func.coalesce(func.sum(case((and_(written, AgendaItem.kind == "post"), 1), else_=0)), 0),
-        func.coalesce(
-            func.sum(
-                case(
-                    (
-                        and_(
-                            written,
-                            AgendaItem.kind.in_(REPLY_KINDS),
-                            AgendaItem.finished_at >= now - HOUR,
-                        ),
-                        1,
-                    ),
-                    else_=0,
-                )
-            ),
-            0,
-        ),
-    ).where(AgendaItem.finished_at >= now - DAY)
+    recent_reply = and_(
+        written, AgendaItem.kind.in_(REPLY_KINDS), AgendaItem.finished_at >= now - HOUR
+    )
+    post = and_(written, AgendaItem.kind == "post")
+    tokens = AgendaItem.prompt_tokens + AgendaItem.completion_tokens
+    if where is not None:
+        tokens = case((where, tokens), else_=0)
+        post, recent_reply = and_(where, post), and_(where, recent_reply)
+    return [
+        func.coalesce(func.sum(tokens), 0),
+        func.coalesce(func.sum(case((post, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((recent_reply, 1), else_=0)), 0),
+    ]
+
+
+async def usage_since(session: AsyncSession, now: datetime, character_id: str | None) -> Usage:
+    """One character's usage (or the instance's, for None) in the rolling windows."""
+    query = select(*_usage_columns(None, now)).where(AgendaItem.finished_at >= now - DAY)
     if character_id is not None:
         query = query.where(AgendaItem.character_id == character_id)
     tokens, posts, replies = (await session.execute(query)).one()
@@ -109,15 +108,24 @@ async def limit_reached(
 
     Windows roll (the last 24 hours, the last hour) so no limit resets in a burst at
     midnight. Held posts count: a character cannot write without end into its queue.
+    The character's and the instance's usage come from one aggregate query.
     """
-    mine = await usage_since(session, now, agent.character_id)
+    mine_only = AgendaItem.character_id == agent.character_id
+    row = (
+        await session.execute(
+            select(*_usage_columns(mine_only, now), *_usage_columns(None, now)).where(
+                AgendaItem.finished_at >= now - DAY
+            )
+        )
+    ).one()
+    mine = Usage(int(row[0]), int(row[1]), int(row[2]))
+    everyone = Usage(int(row[3]), int(row[4]), int(row[5]))
     if mine.tokens >= agent.tokens_per_day:
         return f"its token budget of {agent.tokens_per_day} a day is spent"
     if kind == "post" and mine.posts >= agent.posts_per_day:
         return f"it already wrote {agent.posts_per_day} posts in the last 24 hours"
     if kind in REPLY_KINDS and mine.replies >= agent.replies_per_hour:
         return f"it already wrote {agent.replies_per_hour} replies in the last hour"
-    everyone = await usage_since(session, now, None)
     if everyone.tokens >= settings.agents_tokens_per_day:
         return f"the instance's token budget of {settings.agents_tokens_per_day} a day is spent"
     if kind == "post" and everyone.posts >= settings.agents_posts_per_day:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -161,10 +162,18 @@ def _parse_importance(reply: str) -> int | None:
     return int(value)
 
 
-async def model_importance(backend: Backend, text: str) -> tuple[int | None, Usage]:
-    """The model's 1-10 poignancy score for a memory (None when it fails or answers badly)."""
+async def model_importance(
+    backend: Backend, text: str, persona: ChatMessage | None = None
+) -> tuple[int | None, Usage]:
+    """The model's 1-10 poignancy score for a memory (None when it fails or answers badly).
+
+    With `persona` (the character's system message) the character rates it itself, as in
+    Generative Agents, and the call shares its prefix with the character's other calls,
+    so the backend's prefix cache serves it.
+    """
     messages: list[ChatMessage] = [
-        {"role": "user", "content": IMPORTANCE_PROMPT.format(text=text[:MAX_TEXT])}
+        *([persona] if persona is not None else []),
+        {"role": "user", "content": IMPORTANCE_PROMPT.format(text=text[:MAX_TEXT])},
     ]
     params = GenerationParams(max_tokens=12, temperature=0.0, json_schema=IMPORTANCE_SCHEMA)
     try:
@@ -292,6 +301,17 @@ async def _matches(
     return [(m, max(0.0, min(1.0, r / best))) for m, r in rows]
 
 
+async def touch_memories(session: AsyncSession, ids: list[str], moment: datetime) -> None:
+    """Mark memories as recalled at `moment` (flushed with the caller's change)."""
+    if ids:
+        await session.execute(
+            update(Memory)
+            .where(Memory.id.in_(ids))
+            .values(last_accessed_at=moment)
+            .execution_options(synchronize_session=False)
+        )
+
+
 async def recall(
     session: AsyncSession,
     character_id: str,
@@ -301,13 +321,16 @@ async def recall(
     limit: int = 5,
     only_about: bool = False,
     exclude_source_id: str | None = None,
+    touch: bool = True,
 ) -> list[Memory]:
     """The `limit` memories best for `query` (recency + importance + relevance), marked recalled.
 
     Memories of private chats count only when they are about `about_actor_id`: what one
     person says in a chat is never recalled for a post or for anyone else. `only_about`
     keeps to memories about `about_actor_id`; `exclude_source_id` leaves out one source
-    (the conversation being held, whose history the prompt already has).
+    (the conversation being held, whose history the prompt already has). With
+    `touch=False` the caller marks them recalled itself (`touch_memories`), in its own
+    write: the agents' engine must not open a write transaction while the model works.
     """
     limit = max(1, min(int(limit), MAX_RECALL))
     scope: list[ColumnElement[bool]] = [Memory.character_id == character_id]
@@ -354,13 +377,9 @@ async def recall(
     ranked = sorted(candidates.values(), key=lambda m: (score(m), m.at, m.id), reverse=True)
     chosen = ranked[:limit]
     # One UPDATE for all of them; the loaded objects get the value without a second write.
-    ids = [m.id for m in chosen]
-    await session.execute(
-        update(Memory)
-        .where(Memory.id.in_(ids))
-        .values(last_accessed_at=moment)
-        .execution_options(synchronize_session=False)
-    )
+    if not touch:
+        return chosen
+    await touch_memories(session, [m.id for m in chosen], moment)
     for memory in chosen:
         set_committed_value(memory, "last_accessed_at", moment)
     return chosen

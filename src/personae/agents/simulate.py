@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.accounts.models import Account
@@ -170,8 +170,13 @@ async def make_autonomous(
         # Active all day (equal bounds): a run of a few hours starting at any time of
         # day should see the community act, not sleep through its quiet hours.
         agent.active_from = agent.active_until = 0
+    # The demo turns its characters on; a simulation runs exactly the ones it asked for.
+    ids = [character.id for character, _ in chosen]
+    await session.execute(
+        update(AgentSettings).where(AgentSettings.character_id.not_in(ids)).values(enabled=False)
+    )
     await session.commit()
-    return [character.id for character, _ in chosen]
+    return ids
 
 
 async def _prepare(engine: Engine, count: int, seed: int, backend: str | None) -> list[str]:

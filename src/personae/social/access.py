@@ -68,8 +68,8 @@ ANONYMOUS = Viewer()
 
 
 async def blocked_either_way(session: AsyncSession, actor: Actor) -> frozenset[str]:
-    """Actors the given one blocks or is blocked by (see `_blocks_and_mutes`)."""
-    blocked, _ = await _blocks_and_mutes(session, actor)
+    """Actors the given one blocks or is blocked by (see `blocks_and_mutes`)."""
+    blocked, _ = await blocks_and_mutes(session, actor)
     return blocked
 
 
@@ -87,11 +87,11 @@ async def viewer_for(
         # A character sees as itself: never what only its operator (or a sibling
         # character) was granted, such as the operator's direct messages.
         identities = (actor.id,)
-    blocked, muted = await _blocks_and_mutes(session, actor)
+    blocked, muted = await blocks_and_mutes(session, actor)
     return Viewer(account=account, actor=actor, identities=identities, blocked=blocked, muted=muted)
 
 
-async def _blocks_and_mutes(
+async def blocks_and_mutes(
     session: AsyncSession, actor: Actor
 ) -> tuple[frozenset[str], frozenset[str]]:
     """Blocks either way and mutes of an actor, in one round trip.

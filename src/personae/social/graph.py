@@ -219,7 +219,7 @@ async def block(session: AsyncSession, viewer: Viewer, handle: str) -> None:
     if existing is None:
         session.add(Block(blocker_id=actor.id, blocked_id=target.id))
         # Between two people the block covers every actor either operates (see
-        # access._blocks_and_mutes), so follows between all of them end.
+        # access.blocks_and_mutes), so follows between all of them end.
         mine: list[str] = [actor.id]
         theirs: list[str] = [target.id]
         if actor.kind == "person" and target.kind == "person":
