@@ -7,6 +7,7 @@ publishing twice. The bundled model runs the whole thing in test_scenario.py.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
@@ -24,6 +25,7 @@ from personae.agents.engine import Engine
 from personae.agents.models import AgendaItem, Memory
 from personae.llm.base import BackendError
 from personae.llm.fake import FakeBackend
+from personae.llm.registry import BackendRegistry
 from personae.social.models import Follow, Like, Post
 from tests.conftest import sign_up
 
@@ -534,7 +536,10 @@ async def test_a_retry_never_publishes_twice(
 
     async with app.state.personae.sessions() as session:
         stale = Result(outcome="published", output_text="Fair winds, everyone.")
-        assert not await agents._record(session, item.id, 1, stale, later, item.character_id)
+        recorded = await agents._record(
+            session, engine.settings, item.id, 1, stale, later, item.character_id
+        )
+    assert recorded == ""
     assert await agents.run_item(engine, item.id, later) == ""
     async with app.state.personae.sessions() as session:
         count = await session.scalar(
@@ -591,3 +596,111 @@ async def test_characters_do_not_mention_people_who_never_engaged(
     kinds = lambda r: [n["kind"] for n in r.json()["items"]]  # noqa: E731
     assert kinds(await client.get(f"{API}/notifications", headers=carol)) == []
     assert "mention" in kinds(await client.get(f"{API}/notifications", headers=bob))
+
+
+# ---------------------------------------------------------------------------- review fixes
+
+
+async def test_follow_back_of_a_pending_request_is_recorded(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """An apply step that finds its work done (a follow request already sent) still records."""
+    ann = await sign_up(client, "ann")
+    bob = await sign_up(client, "bob")
+    await autonomous(client, ann, "polly", posts_per_day=0, browse_per_day=0)
+    r = await client.patch(f"{API}/profile", headers=bob, json={"locked": True})
+    assert r.status_code == 200, r.text
+    r = await client.post(f"{API}/actors/bob/follow", headers=ann, params={"as": "polly"})
+    assert r.status_code == 200  # a request: bob is locked
+    sim = clock.SimClock(START)
+    with clock.simulated(sim):
+        assert (await client.post(f"{API}/actors/polly/follow", headers=bob)).status_code == 200
+    assert await run_until(make_engine(app), sim, START + timedelta(minutes=10)) == ["followed"]
+    (item,) = await items(app, kind="follow_back")
+    assert item.state == "done" and item.outcome == "followed"
+
+
+async def test_private_posts_never_reach_public_ones(
+    app: FastAPI, client: httpx.AsyncClient, fake_backend: FakeBackend
+) -> None:
+    ann = await sign_up(client, "ann")
+    bob = await sign_up(client, "bob")
+    carol = await sign_up(client, "carol")
+    await autonomous(client, ann, "polly", posts_per_day=1, browse_per_day=0, active_until=20)
+    for who in (bob, carol):
+        assert (await client.post(f"{API}/actors/polly/follow", headers=who)).status_code == 200
+    r = await client.post(f"{API}/actors/bob/follow", headers=ann, params={"as": "polly"})
+    assert r.status_code == 200
+    sim = clock.SimClock(START)
+    with clock.simulated(sim):
+        await post(client, bob, "@polly my secret diagnosis is gout", visibility="direct")
+        await post(client, bob, "only my followers know about the gout", visibility="followers")
+    # Her answer to the DM names only bob, even if the model writes another handle.
+    fake_backend.enqueue("@bob @carol so sorry to hear about the gout", "Fair winds today!")
+    engine = make_engine(app)
+    await agents.plan(engine, START)
+    await run_until(engine, sim, START + timedelta(hours=20))
+    (answer,) = await items(app, kind="answer_dm")
+    assert answer.output_text == "@bob carol so sorry to hear about the gout"
+    (scheduled,) = await items(app, kind="post", outcome="published")
+    assert "gout" not in scheduled.inputs["prompt"]  # neither the DM nor followers-only
+    # What bob said in private is remembered only for dealings with bob.
+    from personae.agents.memory import recall
+
+    async with app.state.personae.sessions() as session:
+        polly = answer.character_id
+        anyone = await recall(session, polly, "gout diagnosis", limit=10, touch=False)
+        bob_id = answer.trigger_actor_id
+        with_bob = await recall(session, polly, "gout", about_actor_id=bob_id, touch=False)
+    assert not any("gout" in m.text for m in anyone)
+    assert any("gout" in m.text for m in with_bob)
+
+
+async def test_limits_hold_for_actions_running_at_once(
+    app: FastAPI, client: httpx.AsyncClient, fake_backend: FakeBackend, db_kind: str
+) -> None:
+    ann = await sign_up(client, "ann")
+    bob = await sign_up(client, "bob")
+    await autonomous(client, ann, "polly", posts_per_day=0, browse_per_day=0, replies_per_hour=1)
+    sim = clock.SimClock(START)
+    with clock.simulated(sim):
+        for n in range(3):
+            await post(client, bob, f"@polly question number {n}")
+    fake_backend.enqueue(*[f"Answer {n} from the crow's nest" for n in range(3)])
+    engine = make_engine(app)
+    ids = [i.id for i in await items(app, kind="reply")]
+    later = START + timedelta(minutes=10)
+    with clock.simulated(clock.SimClock(later)):
+        outcomes = await asyncio.gather(*(agents.run_item(engine, i, later) for i in ids))
+    assert sorted(outcomes) == ["published", "skipped", "skipped"]
+    skipped = [i for i in await items(app, kind="reply") if i.outcome == "skipped"]
+    assert all(i.detail == "it already wrote 1 replies in the last hour" for i in skipped)
+
+
+async def test_a_block_made_while_the_model_writes_still_stops_the_reply(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    ann = await sign_up(client, "ann")
+    bob = await sign_up(client, "bob")
+    await autonomous(client, ann, "polly", posts_per_day=0, browse_per_day=0)
+    sim = clock.SimClock(START)
+    with clock.simulated(sim):
+        written = await post(client, bob, "hey @polly")
+
+    class BlockedMidway(FakeBackend):
+        """Bob blocks Polly while her reply is being written."""
+
+        async def stream(self, messages: Any, params: Any) -> Any:
+            r = await client.post(f"{API}/actors/polly/block", headers=bob)
+            assert r.status_code == 204
+            async for event in super().stream(messages, params):
+                yield event
+
+    backends = BackendRegistry("fake")
+    backends.register("fake", BlockedMidway("fake"))
+    state = app.state.personae
+    settings = state.settings.model_copy(update={"agents_model_importance": False})
+    engine = Engine(settings, state.sessions, backends)
+    assert await run_until(engine, sim, START + timedelta(minutes=10)) == ["skipped"]
+    thread = (await client.get(f"{API}/posts/{written['id']}/thread", headers=ann)).json()
+    assert thread["descendants"] == []

@@ -8,6 +8,7 @@ claim, so a retry or a second worker can never publish twice.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -31,7 +32,7 @@ from personae.llm.registry import BackendRegistry
 from personae.moderation.service import moderate
 from personae.social import graph, posts, timelines
 from personae.social import text as post_text
-from personae.social.access import Viewer, get_visible_post
+from personae.social.access import Viewer, blocks_and_mutes, get_visible_post
 from personae.social.actors import actors_by_handles
 from personae.social.models import Actor, Like, Post
 
@@ -62,6 +63,7 @@ class NewMemory:
     source_id: str | None = None
     importance: int | None = None
     scored_by: str = "heuristic"
+    source: str = "feed"
 
 
 @dataclass
@@ -80,6 +82,8 @@ class Result:
     backend: str = ""
     model: str = ""
     apply: Apply | None = None
+    # The limit to check again when recording (post, reply, answer_dm): None for others.
+    limit_kind: str | None = None
 
 
 @dataclass
@@ -115,10 +119,19 @@ class Action:
         return done
 
     async def remember(
-        self, kind: str, text: str, about: str | None = None, source_id: str | None = None
+        self,
+        kind: str,
+        text: str,
+        about: str | None = None,
+        source_id: str | None = None,
+        private: bool = False,
     ) -> None:
-        """Queue a memory, its importance scored by the model when the instance asks for it."""
-        memory = NewMemory(kind, text, about, source_id)
+        """Queue a memory, its importance scored by the model when the instance asks for it.
+
+        `private` (from a direct or followers-only post) keeps it for dealings with that
+        person only, as memories of a private chat are.
+        """
+        memory = NewMemory(kind, text, about, source_id, source="private" if private else "feed")
         # The model rates what it was told or saw; its own words ("I posted ...") get the
         # heuristic, which halves the calls an action makes.
         if self.settings.agents_model_importance and kind not in ("said", "did"):
@@ -143,7 +156,13 @@ def _params(action: Action, max_tokens: int, json_schema: dict[str, Any] | None 
 async def _feed(action: Action, limit: int) -> list[tuple[Post, Actor]]:
     """Recent posts with text in the character's home timeline, not its own."""
     page = await timelines.home(action.session, action.viewer, limit=limit * 3)
-    posts_read = [p for p in page.items if p.text and p.author_id != action.actor.id]
+    # Public and unlisted only: what it read in a direct or followers-only post must never
+    # end up in a post everyone can read.
+    posts_read = [
+        p
+        for p in page.items
+        if p.text and p.author_id != action.actor.id and p.visibility in ("public", "unlisted")
+    ]
     posts_read = posts_read[:limit]
     ids = {p.author_id for p in posts_read}
     authors = {
@@ -172,10 +191,13 @@ async def _publish(
     text: str,
     visibility: str = "public",
     in_reply_to_id: str | None = None,
+    addressee: str | None = None,
 ) -> None:
     """Moderate the text, then hold it for review or leave its publication to the engine."""
     result = action.result
     text = await _unaddressed(action, text, in_reply_to_id)
+    if visibility == "direct":
+        text = _only_addressing(text, addressee)
     result.output_text = text
     if not text:
         raise Skip("the model wrote nothing usable")
@@ -185,7 +207,9 @@ async def _publish(
     action.spend(usage)
     if not verdict.allowed:
         result.outcome, result.detail = "held", f"moderation ({verdict.rule}): {verdict.reason}"
+        result.limit_kind = action.item.kind  # held posts count against the limits too
         return
+    result.limit_kind = action.item.kind
     if action.agent.approval_mode:
         result.outcome = "held"
         result.detail = "approval mode: its creator approves each autonomous post"
@@ -196,7 +220,7 @@ async def _publish(
     async def publish(session: AsyncSession) -> None:
         await posts.create_post(
             session,
-            viewer,
+            await current(session, viewer),
             text,
             visibility=visibility,
             in_reply_to_id=in_reply_to_id,
@@ -204,6 +228,22 @@ async def _publish(
         )
 
     result.outcome, result.post_id, result.apply = "published", post_id, publish
+
+
+async def current(session: AsyncSession, viewer: Viewer) -> Viewer:
+    """The viewer with its blocks and mutes as they are now, not as when the action began:
+    a block made while the model was writing still stops the action."""
+    blocked, muted = await blocks_and_mutes(session, viewer.require_actor())
+    return dataclasses.replace(viewer, blocked=blocked, muted=muted)
+
+
+def _only_addressing(text: str, handle: str | None) -> str:
+    """A direct answer names only its recipient: any other @handle would add a reader."""
+    keep = (handle or "").lower()
+    return _MENTION.sub(lambda m: m.group(0) if m.group(1).lower() == keep else m.group(1), text)
+
+
+_MENTION = re.compile(r"(?<![\w@/])@([A-Za-z0-9_]{2,30})(?![\w@])")
 
 
 async def _unaddressed(action: Action, text: str, in_reply_to_id: str | None) -> str:
@@ -328,8 +368,14 @@ async def write_reply(action: Action) -> None:
     messages = prompts.reply_messages(
         action.character, author.handle, post.text, earlier, _texts(memories), direct
     )
+    # The operator view shows the prompt, but never what someone said in a private chat
+    # with the character: those memories appear there only as a placeholder.
+    shown = [m.text if m.source != "chat" else "(a memory of a private chat)" for m in memories]
+    shown_prompt = prompts.reply_messages(
+        action.character, author.handle, post.text, earlier, shown, direct
+    )[-1]["content"]
     action.result.inputs = {
-        "prompt": messages[-1]["content"],
+        "prompt": shown_prompt,
         "trigger_post": post.id,
         "trigger_author": author.handle,
     }
@@ -339,12 +385,14 @@ async def write_reply(action: Action) -> None:
     if text and f"@{author.handle}".lower() not in text.lower():
         text = f"@{author.handle} {text}"  # as people do, so the thread reads right anywhere
     told = "sent me a direct message" if direct else "said to me in the feed"
-    await action.remember("told", f"@{author.handle} {told}: {post.text}", author.id, post.id)
-    await _publish(action, text, visibility=post.visibility, in_reply_to_id=post.id)
+    private = post.visibility in ("direct", "followers")
+    await action.remember(
+        "told", f"@{author.handle} {told}: {post.text}", author.id, post.id, private
+    )
+    await _publish(action, text, post.visibility, post.id, author.handle)
     if action.result.outcome == "published":
-        await action.remember(
-            "said", f"I answered @{author.handle}: {text}", author.id, action.result.post_id
-        )
+        said = f"I answered @{author.handle}: {text}"
+        await action.remember("said", said, author.id, action.result.post_id, private)
 
 
 async def follow_back(action: Action) -> None:
@@ -363,7 +411,7 @@ async def follow_back(action: Action) -> None:
     handle, viewer = follower.handle, action.viewer
 
     async def apply(session: AsyncSession) -> None:
-        await graph.follow(session, viewer, handle)
+        await graph.follow(session, await current(session, viewer), handle)
 
     action.result.outcome, action.result.apply = "followed", apply
     action.result.inputs = {"follower": handle}
@@ -397,8 +445,16 @@ async def browse(action: Action) -> None:
     if not choices:
         raise Skip("its creator allows neither likes nor reposts")
     liked = set(
-        await action.session.scalars(select(Like.post_id).where(Like.actor_id == action.actor.id))
-    )
+        await action.session.scalars(
+            select(Like.post_id)
+            .where(Like.actor_id == action.actor.id)
+            .union(
+                select(Post.repost_of_id).where(
+                    Post.author_id == action.actor.id, Post.repost_of_id.is_not(None)
+                )
+            )
+        )
+    )  # posts it already liked or reposted
     candidates: list[tuple[Post, Actor]] = []
     for post, author in await _feed(action, FEED_FOR_BROWSE):
         if post.id in liked or author.id in action.viewer.blocked:
@@ -434,10 +490,11 @@ async def browse(action: Action) -> None:
     viewer, target = action.viewer, post.id
 
     async def apply(session: AsyncSession) -> None:
+        now_viewer = await current(session, viewer)
         if what == "like":
-            await posts.like(session, viewer, target)
+            await posts.like(session, now_viewer, target)
         else:
-            await posts.repost(session, viewer, target)
+            await posts.repost(session, now_viewer, target)
 
     action.result.outcome = "liked" if what == "like" else "reposted"
     action.result.apply = apply

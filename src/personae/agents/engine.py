@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import weakref
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from personae.accounts.models import Account
 from personae.agents import actions, planner
 from personae.agents.actions import Action, NewMemory, Result, Skip
+from personae.agents.guards import limit_reached
 from personae.agents.memory import memories_since_reflection, remember, touch_memories
 from personae.agents.models import AgendaItem, AgentSettings, Memory
 from personae.agents.reflection import reflect
@@ -108,9 +110,20 @@ async def plan(engine: Engine, now: datetime) -> int:
                                 )
                             )
                 day += timedelta(days=1)
-            await insert_agenda(session, new_rows)
-            agent.planned_through = last.isoformat()
-            written += len(new_rows)
+            # Only if the schedule did not change meanwhile (a concurrent `replan`): else
+            # these rows belong to the old schedule and the next pass plans the new one.
+            marked = await session.execute(
+                update(AgentSettings)
+                .where(
+                    AgentSettings.character_id == agent.character_id,
+                    AgentSettings.schedule_revision == agent.schedule_revision,
+                )
+                .values(planned_through=last.isoformat())
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(marked, "rowcount", 0) == 1:
+                await insert_agenda(session, new_rows)
+                written += len(new_rows)
         await session.commit()
     return written
 
@@ -227,13 +240,31 @@ STATE_OF = {"held": "held", "skipped": "skipped", "failed": "failed"}
 
 async def _record(
     session: AsyncSession,
+    settings: Settings,
     item_id: str,
     claim: int,
     result: Result,
     now: datetime,
     character_id: str,
-) -> bool:
-    """Write the result, its memories and its effect in one transaction; False if not ours."""
+) -> str:
+    """Write the result, its memories and its effect in one transaction; the outcome
+    recorded, or '' when the item is no longer ours."""
+    if result.limit_kind is not None and result.outcome in ("published", "held"):
+        # Checked again here, where concurrent actions of the same character queue up (the
+        # settings row is locked on PostgreSQL; SQLite has one writer): the read-phase
+        # check alone would let a burst of actions all pass before any was recorded.
+        agent = await session.scalar(
+            select(AgentSettings)
+            .where(AgentSettings.character_id == character_id)
+            .with_for_update()
+        )
+        reason = (
+            await limit_reached(session, settings, agent, result.limit_kind, now) if agent else ""
+        )
+        if reason:
+            result = dataclasses.replace(
+                result, outcome="skipped", detail=reason, post_id=None, apply=None
+            )
     written = await session.execute(
         update(AgendaItem)
         .where(_still_mine(item_id, claim))  # type: ignore[arg-type]
@@ -255,7 +286,7 @@ async def _record(
     )
     if getattr(written, "rowcount", 0) != 1:
         await session.rollback()
-        return False
+        return ""
     await touch_memories(session, list(result.memories_used), now)
     for memory in result.memories:
         await remember(
@@ -264,16 +295,17 @@ async def _record(
             memory.kind,
             memory.text,
             about_actor_id=memory.about_actor_id,
-            source="self" if memory.kind == "reflection" else "feed",
+            source="self" if memory.kind == "reflection" else memory.source,
             source_id=memory.source_id,
             importance=memory.importance,
             scored_by=memory.scored_by,
         )
     if result.apply is not None:
-        await result.apply(session)  # commits, together with the update above
-    else:
-        await session.commit()
-    return True
+        await result.apply(session)
+    # Always: an apply that found its work already done (an existing like or follow)
+    # returns without committing, and the record above must not be lost with it.
+    await session.commit()
+    return result.outcome
 
 
 async def _retry_or_fail(
@@ -394,12 +426,12 @@ async def _maybe_schedule_reflection(
         if count < engine.settings.agents_reflect_every:
             _UNCOUNTED[character_id] = count  # check again once the rest have come
             return
-        latest = await session.scalar(
-            select(func.max(Memory.id)).where(
-                Memory.character_id == character_id, Memory.kind == "reflection"
-            )
+        # Keyed by the newest memory: one reflection per batch, and a failed one does not
+        # stop the next batch from getting its own.
+        newest = await session.scalar(
+            select(func.max(Memory.id)).where(Memory.character_id == character_id)
         )
-        key = f"reflect:{character_id}:{latest or 'first'}"
+        key = f"reflect:{character_id}:{newest}"
         row = agenda_row(character_id, "reflect", key, now, f"{count} new memories to think over")
         async with writing(engine):
             await insert_agenda(session, [row])
@@ -414,6 +446,11 @@ async def run_item(engine: Engine, item_id: str, now: datetime) -> str:
         if item is None:
             return ""
         claim, attempts, character_id = item.claim, item.attempts, item.character_id
+        if attempts > engine.settings.agents_max_attempts:
+            # Its earlier attempts never came back (workers killed on it, again and again).
+            return await _retry_or_fail(
+                engine, item_id, claim, attempts, "no attempt finished", Result(), now
+            )
         result = Result()
         try:
             action = await _prepare(engine, session, item, now)
@@ -440,7 +477,9 @@ async def run_item(engine: Engine, item_id: str, now: datetime) -> str:
         await session.rollback()
         try:
             async with writing(engine):
-                recorded = await _record(session, item_id, claim, result, now, character_id)
+                recorded = await _record(
+                    session, engine.settings, item_id, claim, result, now, character_id
+                )
         except DomainError as exc:
             # The network refused at the last moment (a block, a deleted post): skip.
             await session.rollback()
@@ -457,10 +496,18 @@ async def run_item(engine: Engine, item_id: str, now: datetime) -> str:
                 model=result.model,
             )
             async with writing(engine):
-                recorded = await _record(session, item_id, claim, refused, now, character_id)
+                recorded = await _record(
+                    session, engine.settings, item_id, claim, refused, now, character_id
+                )
             result = refused
+        except Exception as exc:  # the database failed while recording: retried, never lost
+            await session.rollback()
+            log.exception("agenda item %s could not be recorded", item_id)
+            return await _retry_or_fail(
+                engine, item_id, claim, attempts, f"{type(exc).__name__}: {exc}", result, now
+            )
     if not recorded:
         return ""
     if result.memories:
         await _maybe_schedule_reflection(engine, character_id, now, len(result.memories))
-    return result.outcome
+    return recorded

@@ -43,7 +43,10 @@ from personae.llm.base import Backend, BackendError, ChatMessage, GenerationPara
 from personae.social.actors import search_key
 
 KINDS = ("observation", "said", "did", "told", "reflection")
-SOURCES = ("feed", "chat", "self")
+SOURCES = ("feed", "chat", "private", "self")
+# Sources only ever recalled for the person they are about: private chats, and direct or
+# followers-only posts.
+PERSONAL = ("chat", "private")
 MAX_TEXT = 1000
 MIN_IMPORTANCE, MAX_IMPORTANCE = 1, 10
 
@@ -335,9 +338,9 @@ async def recall(
     limit = max(1, min(int(limit), MAX_RECALL))
     scope: list[ColumnElement[bool]] = [Memory.character_id == character_id]
     if about_actor_id is None:
-        scope.append(Memory.source != "chat")
+        scope.append(Memory.source.not_in(PERSONAL))
     else:
-        scope.append(or_(Memory.source != "chat", Memory.about_actor_id == about_actor_id))
+        scope.append(or_(Memory.source.not_in(PERSONAL), Memory.about_actor_id == about_actor_id))
     if only_about:
         if about_actor_id is None:
             raise ValueError("only_about needs about_actor_id")

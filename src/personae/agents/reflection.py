@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.agents.memory import (
     MAX_IMPORTANCE,
+    PERSONAL,
     after,
     heuristic_importance,
     latest_reflection,
@@ -82,7 +83,12 @@ async def reflect(
     recent = list(
         await session.scalars(
             select(Memory)
-            .where(Memory.character_id == character_id, *after(last))
+            # Never what one person said in private: a reflection may surface anywhere.
+            .where(
+                Memory.character_id == character_id,
+                Memory.source.not_in(PERSONAL),
+                *after(last),
+            )
             .order_by(Memory.at.desc(), Memory.id.desc())
             .limit(REFLECT_ON)
         )

@@ -295,6 +295,14 @@ async def approve(
 async def reject(session: AsyncSession, account: Account, item_id: str) -> AgendaItem:
     """Turn a held post down: it is never published."""
     item = await _held_item(session, account, item_id)
-    item.state, item.outcome, item.reviewed_at = "rejected", "rejected", clock.now()
+    turned_down = await session.execute(
+        update(AgendaItem)
+        .where(AgendaItem.id == item.id, AgendaItem.state == "held")
+        .values(state="rejected", outcome="rejected", reviewed_at=clock.now())
+    )
+    if getattr(turned_down, "rowcount", 0) != 1:
+        await session.rollback()
+        raise Conflict("this item was reviewed meanwhile", code="not_held")
     await session.commit()
+    await session.refresh(item)
     return item
