@@ -198,6 +198,11 @@ async def test_one_simulated_day(app: FastAPI, client: httpx.AsyncClient, db_kin
                 await settle(engine, before)
     finally:
         await runtime.stop()
+        if broker_url:
+            from redis.asyncio import Redis
+
+            async with Redis.from_url("redis://127.0.0.1:6379/0") as redis:
+                await redis.delete(broker_url.rsplit("queue=", 1)[1])
 
     async with state.sessions() as session:
         items = list(await session.scalars(select(AgendaItem)))
