@@ -58,7 +58,14 @@ async def make_cast(client: httpx.AsyncClient, owners: dict[str, Headers]) -> No
         r = await client.post(
             f"{API}/characters",
             headers=owner,
-            json={"name": name, "handle": handle, "visibility": "public", "description": persona},
+            json={
+                "name": name,
+                "handle": handle,
+                "visibility": "public",
+                "description": persona,
+                # Greedy decoding: the day plays out the same on every run and machine.
+                "sampling": {"temperature": 0},
+            },
         )
         assert r.status_code == 201, r.text
         settings = {
