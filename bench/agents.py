@@ -50,7 +50,7 @@ from personae.accounts.models import Account
 from personae.agents import clock
 from personae.agents import engine as agents
 from personae.agents.engine import Engine
-from personae.agents.models import AgentSettings
+from personae.agents.service import default_settings
 from personae.agents.triggers import agenda_row, insert_agenda
 from personae.characters.models import Character
 from personae.config import BackendSettings, Settings
@@ -234,8 +234,8 @@ async def build_cast(
             await session.flush()
             await sync_character_actor(session, character)
             session.add(
-                AgentSettings(
-                    character_id=character.id,
+                default_settings(
+                    character.id,
                     enabled=True,
                     posts_per_day=48,
                     replies_per_hour=60,
@@ -244,7 +244,6 @@ async def build_cast(
                     active_from=0,
                     active_until=24,
                     interests=[INTERESTS[n % len(INTERESTS)], INTERESTS[(n + 3) % len(INTERESTS)]],
-                    allowed_actions=["post", "reply", "answer_dm", "like", "repost", "follow_back"],
                 )
             )
             cast.characters.append(character)

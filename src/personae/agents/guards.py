@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from personae.agents.models import AgendaItem, AgentSettings
 from personae.chat.models import Conversation
 from personae.config import Settings
-from personae.social.models import Actor, Follow, Post, PostMention
+from personae.social.models import Follow, Post, PostMention
 
 DAY = timedelta(hours=24)
 HOUR = timedelta(hours=1)
@@ -134,8 +134,3 @@ async def limit_reached(
         limit = settings.agents_replies_per_hour
         return f"the instance's limit of {limit} replies an hour is reached"
     return ""
-
-
-def actor_is_person(actor: Actor) -> bool:
-    """Whether the actor is a person (the engagement rule protects people)."""
-    return actor.kind == "person"

@@ -58,9 +58,10 @@ def settings_out(agent: AgentSettings) -> dict[str, Any]:
     }
 
 
-def default_settings(character_id: str) -> AgentSettings:
-    """A character's settings before its creator ever changed them: autonomy off."""
-    return AgentSettings(
+def default_settings(character_id: str, **changes: Any) -> AgentSettings:
+    """A character's settings before its creator ever changed them (autonomy off), with
+    `changes` applied."""
+    agent = AgentSettings(
         character_id=character_id,
         enabled=False,
         posts_per_day=3,
@@ -78,6 +79,9 @@ def default_settings(character_id: str) -> AgentSettings:
         planned_through="",
         schedule_revision=0,
     )
+    for name, value in changes.items():
+        setattr(agent, name, value)
+    return agent
 
 
 async def _own_character(session: AsyncSession, account: Account, ref: str) -> Character:

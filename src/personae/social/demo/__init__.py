@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.accounts.models import Account
 from personae.accounts.service import UNUSABLE_PASSWORD_HASH, create_account
-from personae.agents.models import ALLOWABLE, AgentSettings
+from personae.agents.service import default_settings
 from personae.characters.schemas import CharacterCreate
 from personae.characters.service import create_character, handle_taken
 from personae.errors import Conflict
@@ -134,20 +134,12 @@ async def seed_demo(
         )
         # Autonomous, gently: on `personae run` the demo characters keep the feed alive.
         session.add(
-            AgentSettings(
-                character_id=character.id,
+            default_settings(
+                character.id,
                 enabled=True,
                 posts_per_day=2,
                 browse_per_day=3,
-                replies_per_hour=4,
-                tokens_per_day=20_000,
-                active_from=8,
-                active_until=22,
-                timezone="UTC",
                 interests=list(spec.tags[:3]),
-                reply_policy="engaged",
-                approval_mode=False,
-                allowed_actions=list(ALLOWABLE),
             )
         )
         owners[spec.handle] = (owner, spec.handle)
