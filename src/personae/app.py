@@ -30,9 +30,7 @@ from personae.social.api import feeds as social_feeds
 from personae.social.api import moderation as social_moderation
 from personae.social.api import posts as social_posts
 from personae.state import AppState
-from personae.web.routes import mount_static
-from personae.web.routes import router as web_router
-from personae.web.social_pages import router as social_pages_router
+from personae.web.site import include_pages
 
 log = logging.getLogger(__name__)
 BACKEND_STATUS = {
@@ -151,7 +149,5 @@ def create_app(
     app.include_router(autonomy_router)
     for social in (social_actors, social_posts, social_feeds, social_moderation):
         app.include_router(social.router)
-    app.include_router(web_router)
-    app.include_router(social_pages_router)
-    mount_static(app)
+    include_pages(app)
     return app

@@ -7,9 +7,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+
+from personae.web import i18n
 
 HERE = Path(__file__).resolve().parent
 TEMPLATE_DIR = HERE / "templates"
@@ -34,27 +37,49 @@ def asset_url(name: str) -> str:
     return f"/static/{name}?v={digest}"
 
 
+def js_strings(*messages: str) -> dict[str, str]:
+    """English -> current-language text for the messages a page's script shows."""
+    return {message: i18n.gettext(message) for message in messages}
+
+
 @cache
 def templates() -> Jinja2Templates:
-    """The page templates (autoescaped), built on first use."""
-    built = Jinja2Templates(directory=TEMPLATE_DIR)
+    """The page templates (autoescaped, translatable with {{ _("...") }}), built on first use."""
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    built = Jinja2Templates(env=environment)
+    built.env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext, i18n.ngettext, newstyle=True
+    )
     built.env.globals["asset"] = asset_url
+    built.env.globals["js_strings"] = js_strings
+    built.env.globals["languages"] = i18n.LANGUAGES
+    built.env.globals["themes"] = i18n.THEMES
     return built
 
 
 def render(
     request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
-    """A rendered template as an HTML response with the page security headers."""
-    return templates().TemplateResponse(
-        request, name, context or {}, status_code=status_code, headers=PAGE_HEADERS
-    )
+    """A rendered template (in the visitor's language) with the page security headers."""
+    language = i18n.pick_language(request)
+    full = {"lang": language, "theme": i18n.pick_theme(request), **(context or {})}
+    token = i18n.current_language.set(language)
+    try:  # Starlette renders in the constructor, so the language holds for the whole page
+        response = templates().TemplateResponse(
+            request, name, full, status_code=status_code, headers=PAGE_HEADERS
+        )
+    finally:
+        i18n.current_language.reset(token)
+    response.headers["Content-Language"] = language
+    response.headers["Vary"] = "Cookie, Accept-Language"
+    return response
 
 
 def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
-    """A friendly error page."""
-    titles = {403: "Not allowed", 404: "Not found", 413: "Too large", 422: "Please check that"}
-    title = titles.get(status_code, "Something went wrong")
-    return render(
-        request, "error.html", {"title": title, "message": message}, status_code=status_code
-    )
+    """A friendly error page (the message is translated when the catalog knows it)."""
+    context = {"status": status_code, "message": message}
+    return render(request, "error.html", context, status_code=status_code)

@@ -22,11 +22,12 @@ class Viewer:
 
     username: str
     display_name: str
+    is_admin: bool = False
 
     @classmethod
     def of(cls, account: Account) -> Viewer:
         """The view of an account."""
-        return cls(account.username, account.display_name or account.username)
+        return cls(account.username, account.display_name or account.username, account.is_admin)
 
 
 @dataclass(frozen=True)

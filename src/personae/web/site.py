@@ -1,0 +1,37 @@
+"""The web app: every page router and the static files, added to the app in one place."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+
+def include_pages(app: FastAPI) -> None:
+    """Add the HTML pages (each area is its own module) and /static to the app."""
+    # Imported here: building the app, not importing this module, is what loads the pages.
+    from personae.web import (
+        admin_pages,
+        chat_pages,
+        explore,
+        feed,
+        notifications,
+        prefs,
+        routes,
+        settings_pages,
+        social_pages,
+        studio,
+    )
+
+    for module in (
+        routes,
+        prefs,
+        feed,
+        explore,
+        notifications,
+        social_pages,
+        studio,
+        chat_pages,
+        settings_pages,
+        admin_pages,
+    ):
+        app.include_router(module.router)
+    routes.mount_static(app)
