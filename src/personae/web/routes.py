@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
@@ -13,12 +13,10 @@ from personae.accounts import service as accounts
 from personae.accounts.models import Account
 from personae.characters import importing
 from personae.characters import service as characters
-from personae.characters.models import Character
 from personae.characters.routes import read_upload
 from personae.characters.schemas import CharacterCreate
-from personae.chat import service as chats
 from personae.deps import DB, SESSION_COOKIE, CurrentAccount, State, request_token
-from personae.errors import DomainError, NotFound
+from personae.errors import DomainError
 from personae.state import AppState
 from personae.web.guard import PageRoute
 from personae.web.pages import STATIC_DIR, render
@@ -166,30 +164,3 @@ async def import_character(
     except DomainError as exc:
         return await home_page(request, db, account, exc.status_code, {"import": exc.message})
     return RedirectResponse("/", status_code=303)
-
-
-@router.post("/chat/new")
-async def new_chat(
-    account: CurrentAccount, db: DB, character: Annotated[str, Query(max_length=32)] = ""
-) -> Response:
-    """Open a conversation with a character and go to it."""
-    conversation = await chats.open_conversation(db, account, character)
-    return RedirectResponse(f"/chat/{conversation.id}", status_code=303)
-
-
-@router.get("/chat/{conversation_id}", response_class=HTMLResponse)
-async def chat_page(
-    conversation_id: str, request: Request, account: CurrentAccount, db: DB
-) -> Response:
-    """A conversation of the viewer's, with the box to write the next message."""
-    conversation = await chats.get_conversation(db, account, conversation_id)
-    character = await db.get(Character, conversation.character_id)
-    if character is None:
-        raise NotFound("the character of this conversation no longer exists")
-    context = {
-        "viewer": Viewer.of(account),
-        "conversation": {"id": conversation.id, "title": conversation.title},
-        "character": {"name": character.name, "handle": character.handle, "is_ai": character.is_ai},
-        "messages": await chats.visible_history(db, conversation),
-    }
-    return render(request, "chat.html", context)
