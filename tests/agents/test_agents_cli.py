@@ -78,11 +78,16 @@ async def test_settings_activity_review_approve_reject(tmp_path: Path, cheap_has
             "--interests",
             "sailing, parrots",
             "--approval",
+            "--reply-delay",
+            "10-20",
         ],
         env,
     )
     assert r.returncode == 0, r.stderr
     assert "sailing, parrots" in r.stdout and "approval_mode" in r.stdout
+    assert "reply_delay_max_s" in r.stdout and "20" in r.stdout
+    r = run(["agents", "settings", "polly", "--reply-delay", "soon"], env)
+    assert r.returncode == 2 and "MIN-MAX" in r.stderr
 
     fake = FakeBackend("fake")
     fake.enqueue("First light on the water.", "Gulls everywhere today!")

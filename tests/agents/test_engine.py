@@ -175,6 +175,10 @@ async def test_autonomy_settings_are_validated_and_private_to_the_creator(
         {"reply_policy": "everyone!"},
         {"interests": ["x" * 100]},
         {"unknown": 1},
+        {"reply_delay_min_s": -1},
+        {"reply_delay_max_s": 86_401},
+        {"reply_delay_min_s": 300, "reply_delay_max_s": 60},
+        {"reply_delay_min_s": 500},  # longer than the current longest (240 s)
     ]
     before = (await client.get(url, headers=ann)).json()
     for body in bad_bodies:
@@ -190,6 +194,23 @@ async def test_autonomy_settings_are_validated_and_private_to_the_creator(
     assert r.status_code == 201
     r = await client.put(f"{API}/characters/shy/autonomy", headers=ann, json={"enabled": True})
     assert r.status_code == 422 and r.json()["error"]["code"] == "character_private"
+
+
+async def test_a_mention_is_answered_after_the_creators_reply_delay(
+    app: FastAPI, client: httpx.AsyncClient, fake_backend: FakeBackend
+) -> None:
+    ann = await sign_up(client, "ann")
+    bob = await sign_up(client, "bob")
+    await autonomous(client, ann, "polly")
+    url = f"{API}/characters/polly/autonomy"
+    delays = {"reply_delay_min_s": 5, "reply_delay_max_s": 7}
+    r = await client.put(url, headers=ann, json=delays)
+    assert r.status_code == 200 and r.json()["reply_delay_max_s"] == 7
+    sim = clock.SimClock(START)
+    with clock.simulated(sim):
+        written = await post(client, bob, "@polly quick question")
+    (item,) = [i for i in await items(app) if i.trigger_post_id == written["id"]]
+    assert timedelta(seconds=5) <= item.due_at - START <= timedelta(seconds=7)
 
 
 # ---------------------------------------------------------------------------- actions

@@ -33,6 +33,8 @@ class AutonomyIn(BaseModel):
     reply_policy: Literal["engaged", "followers", "nobody"] | None = None
     approval_mode: bool | None = None
     allowed_actions: list[Action] | None = Field(default=None, max_length=6)
+    reply_delay_min_s: int | None = Field(default=None, ge=0, le=86_400)
+    reply_delay_max_s: int | None = Field(default=None, ge=0, le=86_400)
 
 
 class ApproveIn(BaseModel):

@@ -42,6 +42,9 @@ def settings_command(
     approval: Annotated[
         bool | None, typer.Option("--approval/--no-approval", help="Approve each post.")
     ] = None,
+    reply_delay: Annotated[
+        str | None, typer.Option(help="Seconds before answering, MIN-MAX, e.g. 45-240.")
+    ] = None,
     user: UserOption = None,
 ) -> None:
     """Show a character's autonomy settings, changing any that are given."""
@@ -68,6 +71,15 @@ def settings_command(
         changes["active_from"], changes["active_until"] = int(first), int(last)
         if not (0 <= changes["active_from"] <= 23 and 1 <= changes["active_until"] <= 24):
             raise typer.BadParameter("hours go from 0-23 to 1-24", param_hint="--active-hours")
+    if reply_delay is not None:
+        low, _, high = reply_delay.partition("-")
+        if not (low.strip().isdigit() and high.strip().isdigit()):
+            raise typer.BadParameter(
+                "use MIN-MAX in seconds, e.g. 45-240", param_hint="--reply-delay"
+            )
+        changes["reply_delay_min_s"], changes["reply_delay_max_s"] = int(low), int(high)
+        if changes["reply_delay_max_s"] > 86_400:
+            raise typer.BadParameter("at most 86400 seconds", param_hint="--reply-delay")
     if interests is not None:
         changes["interests"] = [i.strip()[:60] for i in interests.split(",") if i.strip()][:12]
 

@@ -41,6 +41,10 @@ class AgentSettings(Base):
     reply_policy: Mapped[str] = mapped_column(String(10), default="engaged")
     approval_mode: Mapped[bool] = mapped_column(Boolean, default=False)
     allowed_actions: Mapped[list[Any]] = mapped_column(JSON, default=lambda: list(ALLOWABLE))
+    # A triggered answer (reply, direct message, follow back) waits a moment drawn from
+    # [reply_delay_min_s, reply_delay_max_s]: people answer after a while, not instantly.
+    reply_delay_min_s: Mapped[int] = mapped_column(Integer, default=45, server_default="45")
+    reply_delay_max_s: Mapped[int] = mapped_column(Integer, default=240, server_default="240")
     # The last local date (ISO) whose scheduled actions are in the agenda; cleared when
     # the schedule changes so the planner writes it again.
     planned_through: Mapped[str] = mapped_column(String(10), default="")

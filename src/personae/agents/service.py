@@ -55,6 +55,8 @@ def settings_out(agent: AgentSettings) -> dict[str, Any]:
         "reply_policy": agent.reply_policy,
         "approval_mode": agent.approval_mode,
         "allowed_actions": list(agent.allowed_actions or []),
+        "reply_delay_min_s": agent.reply_delay_min_s,
+        "reply_delay_max_s": agent.reply_delay_max_s,
     }
 
 
@@ -76,6 +78,8 @@ def default_settings(character_id: str, **changes: Any) -> AgentSettings:
         reply_policy="engaged",
         approval_mode=False,
         allowed_actions=list(ALLOWABLE),
+        reply_delay_min_s=45,
+        reply_delay_max_s=240,
         planned_through="",
         schedule_revision=0,
     )
@@ -120,6 +124,13 @@ async def update_autonomy(
     if agent is None:
         agent = default_settings(character.id)
         session.add(agent)
+    low = changes.get("reply_delay_min_s", agent.reply_delay_min_s)
+    high = changes.get("reply_delay_max_s", agent.reply_delay_max_s)
+    if low > high:
+        raise Invalid(
+            f"the shortest reply delay ({low} s) is longer than the longest ({high} s)",
+            code="bad_reply_delay",
+        )
     for name, value in changes.items():
         setattr(agent, name, value)
     await session.flush()

@@ -19,8 +19,6 @@ from personae.social.models import Actor, Post
 
 # notification kind -> (action kind, the permission it needs)
 TRIGGERED = {"mention": "reply", "reply": "reply", "follow": "follow_back"}
-# People answer after a moment, not instantly; so do characters (seeded, so replays agree).
-DELAY_S = (45, 240)
 
 
 async def insert_agenda(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
@@ -80,10 +78,16 @@ async def on_notification(
     action = TRIGGERED.get(kind)
     if action is None:
         return
-    enabled = await session.scalar(
-        select(AgentSettings.enabled).where(AgentSettings.character_id == recipient_id)
-    )
-    if not enabled:
+    found = (
+        await session.execute(
+            select(
+                AgentSettings.enabled,
+                AgentSettings.reply_delay_min_s,
+                AgentSettings.reply_delay_max_s,
+            ).where(AgentSettings.character_id == recipient_id)
+        )
+    ).first()
+    if found is None or not found.enabled:
         return
     if action == "reply" and post_id is not None:
         post = await session.get(Post, post_id)
@@ -91,8 +95,11 @@ async def on_notification(
             action = "answer_dm"
     subject = post_id if action != "follow_back" else actor_id
     key = f"{action}:{recipient_id}:{subject}"
+    # People answer after a moment, not instantly; so do characters (the delay is seeded by
+    # the key, so replays agree).
     rng = random.Random(key)
-    due = clock.now() + timedelta(seconds=rng.randint(*DELAY_S))
+    low = max(0, found.reply_delay_min_s)
+    due = clock.now() + timedelta(seconds=rng.randint(low, max(low, found.reply_delay_max_s)))
     who = await session.scalar(select(Actor.handle).where(Actor.id == actor_id))
     reasons = {
         "reply": f"@{who} {'mentioned it' if kind == 'mention' else 'replied to it'}",
