@@ -50,10 +50,11 @@ async def home_page(
 ) -> HTMLResponse:
     """The home page: the forms to get in, or the viewer's characters and chats."""
     context: dict[str, Any] = {"errors": errors or {}, "values": values or {}}
-    if account is not None:
-        context["viewer"] = Viewer.of(account)
-        context["characters"] = await character_cards(db, account)
-        context["conversations"] = await recent_conversations(db, account)
+    if account is None:
+        return render(request, "landing.html", {**context, "active": "login"}, status_code)
+    context["viewer"] = Viewer.of(account)
+    context["characters"] = await character_cards(db, account)
+    context["conversations"] = await recent_conversations(db, account)
     return render(request, "home.html", context, status_code)
 
 
