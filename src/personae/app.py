@@ -21,6 +21,8 @@ from personae.chat.routes import router as chat_router
 from personae.config import Settings, get_settings
 from personae.db import make_engine, make_sessionmaker
 from personae.errors import DomainError
+from personae.instance import backends as instance_backends
+from personae.instance.routes import router as admin_router
 from personae.llm.base import BackendError
 from personae.llm.registry import BackendRegistry
 from personae.migrate import ensure_sqlite_folder, upgrade
@@ -115,6 +117,8 @@ def create_app(
             await upgrade(engine)
         sessions = make_sessionmaker(engine)
         registry = backends or BackendRegistry.from_settings(config)
+        async with sessions() as session:  # backends admins added at runtime, their default
+            await instance_backends.load_into(session, registry, config)
         replies = ReplyRunner(sessions)
         state = AppState(config, engine, sessions, registry, replies)
         app.state.personae = state
@@ -147,6 +151,7 @@ def create_app(
     app.include_router(openai_router)
     app.include_router(memories_router)
     app.include_router(autonomy_router)
+    app.include_router(admin_router)
     for social in (social_actors, social_posts, social_feeds, social_moderation):
         app.include_router(social.router)
     include_pages(app)

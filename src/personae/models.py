@@ -11,6 +11,7 @@ from personae.characters.models import (
 )
 from personae.chat.models import Conversation, Message
 from personae.db import Base
+from personae.instance.models import InstanceBackend, InstanceOverride
 from personae.social.models import (
     Actor,
     Block,
@@ -39,6 +40,8 @@ __all__ = [
     "CharacterLorebook",
     "Conversation",
     "Follow",
+    "InstanceBackend",
+    "InstanceOverride",
     "Like",
     "Lorebook",
     "LorebookEntry",

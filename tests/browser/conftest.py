@@ -85,7 +85,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveInstance]:
         log.close()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while sync Playwright runs, its event loop counts as running in
+# this thread, and the async tests of later modules could not start theirs.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     """Playwright itself (its sync API, outside any asyncio loop)."""
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
@@ -94,7 +96,7 @@ def playwright() -> Iterator[Playwright]:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     """Debian's Chromium, headless."""
     launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -11,7 +11,7 @@ import pytest
 from personae.llm.fake import FakeBackend
 from personae.origin import origin_of
 from personae.web.pages import STATIC_DIR
-from tests.conftest import CARDS_DIR, sign_up
+from tests.conftest import sign_up
 
 SAME = {"Origin": "http://testserver"}
 PASSWORD = "correct horse"
@@ -59,7 +59,9 @@ async def test_sign_up_form_sets_the_cookie_and_home_shows_the_user(
     assert r.status_code == 200 and 'action="/signup"' in r.text and 'action="/login"' in r.text
     await web_sign_up(client, "carol")
     assert client.cookies.get("personae_session")
-    home = await client.get("/")
+    start = await client.get("/")
+    assert start.status_code == 303 and start.headers["location"] == "/home"
+    home = await client.get("/home")
     assert home.status_code == 200
     assert "@carol" in home.text and 'action="/logout"' in home.text
     assert 'action="/login"' not in home.text
@@ -92,7 +94,7 @@ async def test_log_in_and_out(client: httpx.AsyncClient) -> None:
     form = {"username": "Gina", "password": PASSWORD}
     r = await client.post("/login", data=form, headers=SAME)
     assert r.status_code == 303 and "personae_session" in r.cookies
-    assert "@gina" in (await client.get("/")).text
+    assert "@gina" in (await client.get("/home")).text
     token = client.cookies["personae_session"]
     r = await client.post("/logout", headers=SAME)
     assert r.status_code == 303
@@ -114,8 +116,8 @@ async def test_the_chat_page_escapes_the_greeting(client: httpx.AsyncClient) -> 
     await web_sign_up(client, "hank")
     evil = '<script>alert("pwned")</script> & welcome, {{user}}'
     character = await make_character(client, name="<b>Mallory</b>", first_mes=evil)
-    home = (await client.get("/")).text
-    assert "<b>Mallory</b>" not in home and "&lt;b&gt;Mallory&lt;/b&gt;" in home
+    studio = (await client.get("/studio")).text
+    assert "<b>Mallory</b>" not in studio and "&lt;b&gt;Mallory&lt;/b&gt;" in studio
     page = await client.get(await open_chat_page(client, character["handle"]))
     assert page.status_code == 200
     html = page.text
@@ -126,7 +128,8 @@ async def test_the_chat_page_escapes_the_greeting(client: httpx.AsyncClient) -> 
     assert any('src="/static/js/chat.js?v=' in m for m in scripts)
     assert all('src="/static/' in m or 'type="application/json"' in m for m in scripts)
     assert '<span class="badge"' in html and ">AI</span>" in html
-    assert "Recent conversations" in (await client.get("/")).text
+    chats = (await client.get("/chats")).text
+    assert "&lt;b&gt;Mallory&lt;/b&gt;" in chats and "<b>Mallory" not in chats
 
 
 async def test_the_chat_page_shows_swipes_and_regenerate(
@@ -188,31 +191,10 @@ async def test_a_same_origin_referer_is_enough(client: httpx.AsyncClient) -> Non
     assert r.status_code == 303
 
 
-async def test_create_and_import_character_forms(client: httpx.AsyncClient) -> None:
-    await web_sign_up(client, "kate")
-    form = {"name": "Nova", "description": "A <i>curious</i> robot.", "first_mes": "Beep."}
-    r = await client.post("/characters/new", data=form, headers=SAME)
-    assert r.status_code == 303
-    home = (await client.get("/")).text
-    assert "Nova" in home and "A &lt;i&gt;curious&lt;/i&gt; robot." in home
-    r = await client.post("/characters/new", data={"name": "  "}, headers=SAME)
-    assert r.status_code == 422 and 'role="alert"' in r.text
-    card = (CARDS_DIR / "default_Seraphina.png").read_bytes()
-    files = {"file": ("default_Seraphina.png", card, "image/png")}
-    r = await client.post("/characters/import", files=files, headers=SAME)
-    assert r.status_code == 303, r.text
-    home = (await client.get("/")).text
-    assert "@seraphina" in home and 'src="/api/v1/characters/seraphina/avatar"' in home
-    files = {"file": ("junk.json", b"{not json", "application/json")}
-    r = await client.post("/characters/import", files=files, headers=SAME)
-    assert 400 <= r.status_code < 500 and 'role="alert"' in r.text
-    files = {"file": ("", b"", "application/octet-stream")}
-    r = await client.post("/characters/import", files=files, headers=SAME)
-    assert 400 <= r.status_code < 500 and "choose a card file" in r.text
-
-
 async def test_signed_out_form_posts_go_home(client: httpx.AsyncClient) -> None:
-    r = await client.post("/characters/new", data={"name": "Nova"}, headers=SAME)
+    r = await client.post("/studio/new", data={"name": "Nova"}, headers=SAME)
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    r = await client.post("/chat/new?character=nova", headers=SAME)
     assert r.status_code == 303 and r.headers["location"] == "/"
 
 

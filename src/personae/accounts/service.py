@@ -9,13 +9,13 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.accounts.models import Account, AuthToken, Persona
 from personae.db import utcnow
-from personae.errors import Conflict, Invalid, NotFound, Unauthorized
+from personae.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 
 USERNAME_RE = re.compile(r"^[a-z0-9_]{2,30}$")
 MIN_PASSWORD = 8
@@ -254,4 +254,31 @@ async def delete_persona(session: AsyncSession, account: Account, persona_id: st
     """Delete a persona (conversations fall back to the default)."""
     persona = await get_persona(session, account, persona_id)
     await session.delete(persona)
+    await session.commit()
+
+
+async def change_password(
+    session: AsyncSession,
+    account: Account,
+    current: str,
+    new: str,
+    keep_token: str | None = None,
+) -> None:
+    """Change the password after checking the current one; other browser sessions end."""
+    try:
+        ok = len(current) <= MAX_PASSWORD and _hasher.verify(account.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok:
+        raise Forbidden("the current password is wrong", code="wrong_password")
+    if not MIN_PASSWORD <= len(new) <= MAX_PASSWORD:
+        raise Invalid(
+            f"the new password must be {MIN_PASSWORD}-{MAX_PASSWORD} characters",
+            code="invalid_password",
+        )
+    account.password_hash = _hasher.hash(new)
+    ended = delete(AuthToken).where(AuthToken.account_id == account.id, AuthToken.kind == "session")
+    if keep_token:
+        ended = ended.where(AuthToken.token_hash != hash_token(keep_token))
+    await session.execute(ended)
     await session.commit()

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.agents import prompts
-from personae.agents.guards import ai_streak, follows, has_engaged, limit_reached
+from personae.agents.guards import ai_streak, follows, has_engaged, limit_reached, max_ai_turns
 from personae.agents.memory import model_importance, recall
 from personae.agents.models import AgendaItem, AgentSettings
 from personae.characters.models import Character
@@ -320,7 +320,7 @@ async def _reply_target(action: Action) -> tuple[Post, Actor]:
         raise Skip(f"@{author.handle} never engaged with it")
     if author.kind == "person" and not author.accept_ai_replies:
         raise Skip(f"@{author.handle} does not accept replies from AIs")
-    cap = action.settings.agents_max_ai_turns
+    cap = await max_ai_turns(action.session, action.settings)
     if await ai_streak(action.session, post, cap) >= cap:
         raise Skip(f"thread-loop guard: already {cap} AI posts in a row in this thread")
     return post, author

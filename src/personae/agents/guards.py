@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from personae.agents.models import AgendaItem, AgentSettings
 from personae.chat.models import Conversation
 from personae.config import Settings
+from personae.instance.limits import with_overrides
 from personae.social.models import Follow, Post, PostMention
 
 DAY = timedelta(hours=24)
@@ -51,6 +52,11 @@ async def follows(session: AsyncSession, follower_id: str, followee_id: str) -> 
         )
     )
     return found is not None
+
+
+async def max_ai_turns(session: AsyncSession, settings: Settings) -> int:
+    """The thread-loop cap in force: the admins' override, else the configured one."""
+    return (await with_overrides(session, settings)).agents_max_ai_turns
 
 
 async def ai_streak(session: AsyncSession, post: Post, cap: int) -> int:
@@ -108,8 +114,10 @@ async def limit_reached(
 
     Windows roll (the last 24 hours, the last hour) so no limit resets in a burst at
     midnight. Held posts count: a character cannot write without end into its queue.
-    The character's and the instance's usage come from one aggregate query.
+    The character's and the instance's usage come from one aggregate query; the
+    instance's limits are the settings with the admins' runtime overrides.
     """
+    settings = await with_overrides(session, settings)
     mine_only = AgendaItem.character_id == agent.character_id
     row = (
         await session.execute(

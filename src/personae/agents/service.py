@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from personae.accounts.models import Account
 from personae.agents import clock
 from personae.agents.engine import replan
-from personae.agents.guards import DAY, ai_streak, usage_since
+from personae.agents.guards import DAY, ai_streak, max_ai_turns, usage_since
 from personae.agents.models import ALLOWABLE, STATES, AgendaItem, AgentSettings
 from personae.agents.planner import zone
 from personae.characters.models import Character
@@ -21,6 +21,7 @@ from personae.characters.service import get_editable_character
 from personae.config import Settings
 from personae.db import new_id
 from personae.errors import Conflict, Invalid, NotFound
+from personae.instance.limits import with_overrides
 from personae.social import posts
 from personae.social.access import get_visible_post, viewer_for
 from personae.social.models import Actor
@@ -197,6 +198,7 @@ async def activity_summary(
     """What a character spent and did in the last 24 hours, against its limits."""
     character = await _own_character(session, account, ref)
     agent = await session.get(AgentSettings, character.id) or default_settings(character.id)
+    settings = await with_overrides(session, settings)  # the admins' runtime limits
     now = clock.now()
     used = await usage_since(session, now, character.id)
     outcomes = Counter(
@@ -276,7 +278,7 @@ async def approve(
     visibility, in_reply_to = "public", None
     if item.kind in ("reply", "answer_dm") and item.trigger_post_id:
         parent = await get_visible_post(session, viewer, item.trigger_post_id)
-        cap = settings.agents_max_ai_turns
+        cap = await max_ai_turns(session, settings)
         if await ai_streak(session, parent, cap) >= cap:
             raise Conflict(
                 f"the thread already has {cap} AI posts in a row; reject this reply",

@@ -108,6 +108,43 @@ async def delete_conversation(
     await session.commit()
 
 
+async def rename_conversation(
+    session: AsyncSession, account: Account, conversation_id: str, title: str
+) -> Conversation:
+    """Give one of the caller's conversations a new title."""
+    title = " ".join(title.split())
+    if not title:
+        raise Invalid("a title must not be empty", "empty_title")
+    if len(title) > MAX_TITLE:
+        raise Invalid(f"title is longer than {MAX_TITLE} characters", "field_too_long")
+    conversation = await get_conversation(session, account, conversation_id)
+    conversation.title = title
+    await session.commit()
+    return conversation
+
+
+async def set_persona(
+    session: AsyncSession, account: Account, conversation_id: str, persona_id: str
+) -> Conversation:
+    """Choose which of the caller's personas speaks in a conversation (from the next turn)."""
+    conversation = await get_conversation(session, account, conversation_id)
+    persona = await get_persona(session, account, persona_id)
+    conversation.persona_id = persona.id
+    await session.commit()
+    return conversation
+
+
+async def shown_leaves(
+    session: AsyncSession, conversations: list[Conversation]
+) -> dict[str, Message]:
+    """The last shown message of each conversation (for previews), by conversation id."""
+    ids = [c.active_leaf_id for c in conversations if c.active_leaf_id]
+    if not ids:
+        return {}
+    rows = await session.scalars(select(Message).where(Message.id.in_(ids)))
+    return {m.conversation_id: m for m in rows}
+
+
 async def all_messages(session: AsyncSession, conversation_id: str) -> list[Message]:
     """Every message of a conversation in creation order."""
     rows = await session.scalars(

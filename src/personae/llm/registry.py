@@ -28,6 +28,8 @@ class BackendRegistry:
     def __init__(self, default: str = "") -> None:
         self._backends: dict[str, Backend] = {}
         self.default = default
+        # Names admins added at runtime (personae.instance), kept apart from configured ones.
+        self.managed: set[str] = set()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BackendRegistry:
@@ -42,6 +44,11 @@ class BackendRegistry:
         self._backends[name] = backend
         if not self.default:
             self.default = name
+
+    def unregister(self, name: str) -> Backend | None:
+        """Remove a backend and return it (the caller closes it); None when unknown."""
+        self.managed.discard(name)
+        return self._backends.pop(name, None)
 
     def names(self) -> list[str]:
         """The configured backend names, in configuration order."""

@@ -1,9 +1,374 @@
-"""Pages: settings_pages (being built)."""
+"""Settings pages: account and personas, AI visibility, muted and blocked, memories about me.
+
+Every form posts, the service checks and saves, and the page answers 303 back to its tab
+with a notice; bad input re-renders the tab with the problem named (a 4xx, nothing saved).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
 
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+
+from personae.accounts import service as accounts
+from personae.accounts.models import Account
+from personae.agents import memory_people
+from personae.characters.routes import read_upload
+from personae.deps import DB, State, request_token
+from personae.errors import DomainError, Invalid, Unauthorized
+from personae.social import actors, graph
+from personae.social.access import viewer_for
+from personae.social.models import Actor
 from personae.web.guard import PageRoute
+from personae.web.pages import render
+from personae.web.routes import PageAccount
+from personae.web.views import Viewer
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
+TextField = Annotated[str, Form(max_length=20_000)]
+ListField = Annotated[list[str], Form()]
+TABS = (
+    ("account", "/settings", "Account"),
+    ("ai", "/settings/ai", "AI visibility"),
+    ("muted", "/settings/muted", "Muted and blocked"),
+    ("memories", "/settings/memories", "Memories about me"),
+)
+# Notices after a saved change, chosen by key so a link cannot put words on the page.
+NOTICES = {
+    "profile": "Your profile is saved.",
+    "avatar": "Your avatar is changed.",
+    "password": "Your password is changed. Other browsers were signed out.",
+    "persona_added": "The persona is added.",
+    "persona_saved": "The persona is saved.",
+    "persona_deleted": "The persona is deleted.",
+    "ai": "Your AI visibility choices are saved.",
+    "unmuted": "Unmuted. Their posts show again.",
+    "unblocked": "Unblocked.",
+    "forgot_one": "The character forgot that.",
+    "forgot_all": "The character forgot everything about you.",
+}
+MEMORY_PAGE = 100
+
+
+def require(account: Account | None) -> Account:
+    """The signed-in account; a signed-out visitor is sent to the start page."""
+    if account is None:
+        raise Unauthorized("sign in first")
+    return account
+
+
+def back(path: str, done: str) -> RedirectResponse:
+    """303 back to a tab, with the notice for what was done."""
+    return RedirectResponse(f"{path}?done={done}", status_code=303)
+
+
+def checked(value: str) -> bool:
+    """Whether a checkbox was ticked (browsers send "on", or its value)."""
+    return value.strip().lower() in ("on", "true", "yes", "1")
+
+
+async def tab_page(
+    request: Request,
+    account: Account,
+    tab: str,
+    template: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+    error: str = "",
+) -> Response:
+    """Render one settings tab with the tabs, the notice and any error."""
+    done = request.query_params.get("done", "")
+    full = {
+        "viewer": Viewer.of(account),
+        "active": "settings",
+        "tabs": TABS,
+        "tab": tab,
+        "notice": NOTICES.get(done, "") if not error else "",
+        "error": error,
+        **context,
+    }
+    return render(request, template, full, status_code)
+
+
+# Account: profile, avatar, password, personas.
+
+
+async def account_context(db: DB, account: Account, **values: Any) -> dict[str, Any]:
+    """What the account tab shows."""
+    actor = await actors.person_actor(db, account)
+    fields = list(actor.fields or [])
+    rows = [*fields, *({"name": "", "value": ""} for _ in range(actors.MAX_FIELDS - len(fields)))]
+    return {
+        "actor": actor,
+        "profile_fields": rows[: actors.MAX_FIELDS],
+        "personas": await accounts.list_personas(db, account),
+        "values": values,
+        "max_bio": actors.MAX_BIO,
+    }
+
+
+async def account_error(
+    request: Request, db: DB, account: Account, exc: DomainError, **values: Any
+) -> Response:
+    """The account tab again, naming what was wrong (nothing was saved)."""
+    await db.rollback()
+    await db.refresh(account)  # the rollback expired it
+    context = await account_context(db, account, **values)
+    return await tab_page(
+        request, account, "account", "settings/account.html", context, exc.status_code, exc.message
+    )
+
+
+@router.get("/settings")
+async def settings_page(request: Request, db: DB, account: PageAccount) -> Response:
+    """The account tab: profile, avatar, password and personas."""
+    me = require(account)
+    context = await account_context(db, me)
+    return await tab_page(request, me, "account", "settings/account.html", context)
+
+
+@router.post("/settings/profile")
+async def save_profile(
+    request: Request,
+    db: DB,
+    account: PageAccount,
+    display_name: TextField = "",
+    bio: TextField = "",
+    field_name: ListField = [],  # noqa: B006 - FastAPI copies defaults
+    field_value: ListField = [],  # noqa: B006
+) -> Response:
+    """Save the display name, bio and profile fields."""
+    me = require(account)
+    pairs = list(zip(field_name, field_value, strict=False))
+    fields = [{"name": n, "value": v} for n, v in pairs if n.strip() or v.strip()]
+    try:
+        actor = await actors.person_actor(db, me)
+        await actors.update_profile(db, actor, display_name=display_name, bio=bio, fields=fields)
+    except DomainError as exc:
+        return await account_error(request, db, me, exc)
+    return back("/settings", "profile")
+
+
+@router.post("/settings/avatar")
+async def save_avatar(
+    request: Request,
+    db: DB,
+    state: State,
+    account: PageAccount,
+    avatar: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Replace the avatar with an uploaded PNG, JPEG, GIF or WebP image."""
+    me = require(account)
+    try:
+        if avatar is None or not avatar.filename:
+            raise Invalid("choose an image file first", code="no_file")
+        data = await read_upload(request, avatar, state.settings.max_upload_bytes)
+        actor = await actors.person_actor(db, me)
+        await actors.set_actor_image(db, me, actor, "avatar", data)
+    except DomainError as exc:
+        return await account_error(request, db, me, exc)
+    return back("/settings", "avatar")
+
+
+@router.post("/settings/password")
+async def save_password(
+    request: Request,
+    db: DB,
+    account: PageAccount,
+    current_password: TextField = "",
+    new_password: TextField = "",
+    confirm_password: TextField = "",
+) -> Response:
+    """Change the password (the current one is needed); other sessions end."""
+    me = require(account)
+    try:
+        if new_password != confirm_password:
+            raise Invalid("the new password and its confirmation differ", code="mismatch")
+        await accounts.change_password(
+            db, me, current_password, new_password, keep_token=request_token(request)
+        )
+    except DomainError as exc:
+        return await account_error(request, db, me, exc)
+    return back("/settings", "password")
+
+
+@router.post("/settings/personas")
+async def add_persona(
+    request: Request,
+    db: DB,
+    account: PageAccount,
+    name: TextField = "",
+    description: TextField = "",
+    is_default: TextField = "",
+) -> Response:
+    """Add a chat persona."""
+    me = require(account)
+    try:
+        await accounts.create_persona(db, me, name, description, checked(is_default))
+    except DomainError as exc:
+        values = {"persona_name": name, "persona_description": description}
+        return await account_error(request, db, me, exc, **values)
+    return back("/settings", "persona_added")
+
+
+@router.post("/settings/personas/{persona_id}")
+async def save_persona(
+    persona_id: str,
+    request: Request,
+    db: DB,
+    account: PageAccount,
+    name: TextField = "",
+    description: TextField = "",
+    is_default: TextField = "",
+) -> Response:
+    """Save one of the viewer's personas (anyone else's is a 404)."""
+    me = require(account)
+    try:
+        await accounts.update_persona(
+            db, me, persona_id, name, description, True if checked(is_default) else None
+        )
+    except DomainError as exc:
+        return await account_error(request, db, me, exc)
+    return back("/settings", "persona_saved")
+
+
+@router.post("/settings/personas/{persona_id}/delete")
+async def remove_persona(persona_id: str, db: DB, account: PageAccount) -> Response:
+    """Delete one of the viewer's personas (anyone else's is a 404)."""
+    me = require(account)
+    await accounts.delete_persona(db, me, persona_id)
+    return back("/settings", "persona_deleted")
+
+
+# AI visibility.
+
+
+def ai_context(actor: Actor) -> dict[str, Any]:
+    """What the AI visibility tab shows."""
+    return {
+        "show_ai": actor.show_ai,
+        "accept_ai_replies": actor.accept_ai_replies,
+        "accept_ai_mentions": actor.accept_ai_mentions,
+    }
+
+
+@router.get("/settings/ai")
+async def ai_page(request: Request, db: DB, account: PageAccount) -> Response:
+    """Choose how much of the AI characters' activity reaches you."""
+    me = require(account)
+    actor = await actors.person_actor(db, me)
+    return await tab_page(request, me, "ai", "settings/ai.html", ai_context(actor))
+
+
+@router.post("/settings/ai")
+async def save_ai(
+    request: Request,
+    db: DB,
+    account: PageAccount,
+    show_ai: TextField = "",
+    accept_ai_replies: TextField = "",
+    accept_ai_mentions: TextField = "",
+) -> Response:
+    """Save the AI visibility choices."""
+    me = require(account)
+    actor = await actors.person_actor(db, me)
+    try:
+        await actors.update_preferences(
+            db, actor, show_ai, checked(accept_ai_replies), checked(accept_ai_mentions)
+        )
+    except DomainError as exc:
+        await db.rollback()
+        await db.refresh(me)  # the rollback expired it
+        actor = await actors.person_actor(db, me)
+        context = ai_context(actor)
+        return await tab_page(
+            request, me, "ai", "settings/ai.html", context, exc.status_code, exc.message
+        )
+    return back("/settings/ai", "ai")
+
+
+# Muted and blocked.
+
+
+@router.get("/settings/muted")
+async def muted_page(request: Request, db: DB, account: PageAccount) -> Response:
+    """The actors the viewer mutes and blocks, with a button to lift each."""
+    me = require(account)
+    viewer = await viewer_for(db, me)
+    muted = [a for _, a in await graph.list_blocks_or_mutes(db, viewer, "mutes", limit=200)]
+    blocked = [a for _, a in await graph.list_blocks_or_mutes(db, viewer, "blocks", limit=200)]
+    context = {"muted": muted, "blocked": blocked}
+    return await tab_page(request, me, "muted", "settings/muted.html", context)
+
+
+@router.post("/settings/muted/{handle}/unmute")
+async def unmute(handle: str, db: DB, account: PageAccount) -> Response:
+    """Lift a mute."""
+    me = require(account)
+    await graph.unmute(db, await viewer_for(db, me), handle)
+    return back("/settings/muted", "unmuted")
+
+
+@router.post("/settings/muted/{handle}/unblock")
+async def unblock(handle: str, db: DB, account: PageAccount) -> Response:
+    """Lift a block."""
+    me = require(account)
+    await graph.unblock(db, await viewer_for(db, me), handle)
+    return back("/settings/muted", "unblocked")
+
+
+# What characters remember about me.
+
+
+@router.get("/settings/memories")
+async def memories_page(
+    request: Request,
+    db: DB,
+    account: PageAccount,
+    character: Annotated[str, Query(max_length=31)] = "",
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """What characters remember about the viewer, by character, newest first."""
+    me = require(account)
+    items, next_cursor = await memory_people.list_memories_about(
+        db, me, character or None, cursor, MEMORY_PAGE
+    )
+    groups: dict[str, dict[str, Any]] = {}
+    for item in items:
+        group = groups.setdefault(
+            item.character_handle,
+            {"handle": item.character_handle, "name": item.character_name, "items": []},
+        )
+        group["items"].append(item.memory)
+    older = None
+    if next_cursor:
+        older = f"/settings/memories?cursor={next_cursor}"
+        older += f"&character={character}" if character else ""
+    context = {"groups": list(groups.values()), "character": character, "older": older}
+    return await tab_page(request, me, "memories", "settings/memories.html", context)
+
+
+@router.post("/settings/memories/{memory_id}/delete")
+async def forget_one(memory_id: str, db: DB, account: PageAccount) -> Response:
+    """Make a character forget one thing about the viewer (only memories about them)."""
+    me = require(account)
+    await memory_people.delete_memory_about(db, me, memory_id)
+    return back("/settings/memories", "forgot_one")
+
+
+@router.post("/settings/memories/forget")
+async def forget_all(
+    db: DB,
+    account: PageAccount,
+    character: Annotated[str, Form(max_length=31)] = "",
+    confirm: TextField = "",
+) -> Response:
+    """Make one character forget everything about the viewer, once confirmed."""
+    me = require(account)
+    if not checked(confirm):
+        raise Invalid("tick the box to confirm, then press the button again", "not_confirmed")
+    if not character:
+        raise Invalid("name the character that should forget you", code="no_character")
+    await memory_people.forget_me(db, me, character)
+    return back("/settings/memories", "forgot_all")

@@ -28,8 +28,9 @@ def include_pages(app: FastAPI) -> None:
         feed,
         explore,
         notifications,
-        social_pages,
+        # Before social_pages: its "/@{handle}/{post_id}" would catch "/@{handle}/followers".
         profiles,
+        social_pages,
         studio,
         chat_pages,
         settings_pages,

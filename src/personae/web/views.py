@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.accounts.models import Account
 from personae.characters import service as characters
 from personae.characters.models import Character
-from personae.chat import service as chats
 
 HOME_CHARACTERS = 100
-HOME_CONVERSATIONS = 20
 
 
 @dataclass(frozen=True)
@@ -56,32 +53,8 @@ class CharacterCard:
         )
 
 
-@dataclass(frozen=True)
-class ConversationLink:
-    """A recent conversation on the home page."""
-
-    id: str
-    title: str
-    character_name: str
-    updated_at: datetime
-
-
 async def character_cards(session: AsyncSession, account: Account) -> list[CharacterCard]:
     """The viewer's characters and public ones, newest first."""
     rows = await characters.list_characters(session, account, limit=HOME_CHARACTERS)
     rows.sort(key=lambda c: c.created_at, reverse=True)
     return [CharacterCard.of(c, account) for c in rows]
-
-
-async def recent_conversations(session: AsyncSession, account: Account) -> list[ConversationLink]:
-    """The viewer's most recently active conversations."""
-    links = []
-    for conversation in await chats.list_conversations(session, account, limit=HOME_CONVERSATIONS):
-        character = await session.get(Character, conversation.character_id)
-        if character is not None:
-            links.append(
-                ConversationLink(
-                    conversation.id, conversation.title, character.name, conversation.updated_at
-                )
-            )
-    return links

@@ -1,0 +1,268 @@
+"""Studio editor pages: profile & persona, lorebook, avatar, and the test chat beside them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from personae.accounts.models import Account
+from personae.agents import service as agents
+from personae.characters import entries as lore
+from personae.characters import service as characters
+from personae.characters.models import Character
+from personae.characters.routes import read_upload
+from personae.characters.schemas import CharacterFields
+from personae.chat import service as chats
+from personae.deps import DB, CurrentAccount, State
+from personae.errors import DomainError
+from personae.state import AppState
+from personae.web import studio_forms as forms
+from personae.web.guard import PageRoute
+from personae.web.pages import render
+from personae.web.views import Viewer
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+# The studio's own conversation with a character, found again by this title.
+TEST_CHAT_TITLE = "Studio test chat"
+SAVED_NOTICES = {
+    "profile": "Saved.",
+    "created": "Character created. Fill in more of it whenever you like.",
+    "imported": "Card imported. Check its fields, then try it in the test chat.",
+    "duplicated": "This is your copy. It is private until you change that.",
+    "avatar": "New avatar saved.",
+    "entry": "Lorebook entry saved.",
+    "entry-deleted": "Lorebook entry deleted.",
+    "autonomy": "Autonomy settings saved.",
+    "chat": "A fresh test chat has started.",
+}
+
+
+async def character_view(db: AsyncSession, character: Character) -> dict[str, Any]:
+    """A character as plain data for templates (never the ORM row)."""
+    owner = await db.scalar(select(Account.username).where(Account.id == character.owner_id))
+    books = await characters.lorebook_ids(db, character)
+    return characters.character_out(character, owner or "", books)
+
+
+async def test_chat(db: AsyncSession, account: Account, character: Character) -> dict[str, Any]:
+    """The creator's test conversation with the character (reused, else opened)."""
+    found = None
+    for conversation in await chats.list_conversations(db, account, character.id, limit=200):
+        if conversation.title == TEST_CHAT_TITLE:
+            found = conversation
+            break
+    if found is None:
+        found = await chats.open_conversation(db, account, character.id, title=TEST_CHAT_TITLE)
+    return {"id": found.id, "messages": await chats.visible_history(db, found)}
+
+
+async def editor_context(
+    request: Request,
+    db: AsyncSession,
+    state: AppState,
+    account: Account,
+    handle: str,
+    tab: str,
+    with_chat: bool = True,
+) -> dict[str, Any]:
+    """What every editor tab shows: the character, the tabs, the held count, the chat."""
+    character = await characters.get_editable_character(db, account, handle)
+    summary = await agents.activity_summary(db, state.settings, account, character.id)
+    context: dict[str, Any] = {
+        "viewer": Viewer.of(account),
+        "active": "studio",
+        "tab": tab,
+        "character": await character_view(db, character),
+        "held": summary["held"],
+        "autonomy_on": summary["enabled"],
+        "notice": SAVED_NOTICES.get(request.query_params.get("saved", "")),
+        "errors": {},
+        "max_chars": state.settings.max_message_chars,
+    }
+    if with_chat:
+        context["chat"] = await test_chat(db, account, character)
+    return context
+
+
+def back(handle: str, tab: str = "", saved: str = "") -> RedirectResponse:
+    """A 303 back to an editor tab, with what was saved named for the notice."""
+    path = f"/studio/{handle}" + (f"/{tab}" if tab else "")
+    return RedirectResponse(path + (f"?saved={saved}" if saved else ""), status_code=303)
+
+
+@router.get("/studio/{handle}", response_class=HTMLResponse)
+async def profile_page(
+    handle: str, request: Request, account: CurrentAccount, db: DB, state: State
+) -> Response:
+    """The profile & persona tab."""
+    context = await editor_context(request, db, state, account, handle, "profile")
+    context["values"] = forms.profile_values(context["character"])
+    context["backends"] = state.backends.names()
+    return render(request, "studio/profile.html", context)
+
+
+@router.post("/studio/{handle}")
+async def save_profile(
+    handle: str, request: Request, account: CurrentAccount, db: DB, state: State
+) -> Response:
+    """Save the profile form: only changed fields are written; errors come back by field."""
+    character = await characters.get_editable_character(db, account, handle)
+    current = await character_view(db, character)
+    new_handle = current["handle"]
+    form = await request.form()
+    posted = forms.posted_profile(form)
+    changes, errors = forms.profile_changes(request, posted, current)
+    status = 422
+    if not errors and changes:
+        try:
+            saved = await characters.update_character(
+                db, account, current["id"], CharacterFields(**changes)
+            )
+            new_handle = saved.handle
+        except DomainError as exc:
+            await forms.undo(db, account)
+            errors = {forms.CODE_FIELDS.get(exc.code, "form"): exc.message}
+            status = exc.status_code
+    if errors:
+        context = await editor_context(request, db, state, account, current["id"], "profile")
+        context.update(values=posted, errors=errors, backends=state.backends.names())
+        return render(request, "studio/profile.html", context, status)
+    if "remove_greeting" in form or "add_greeting" in form:
+        return RedirectResponse(f"/studio/{new_handle}#greetings", status_code=303)
+    return back(new_handle, saved="profile")
+
+
+@router.get("/studio/{handle}/lorebook", response_class=HTMLResponse)
+async def lorebook_page(
+    handle: str, request: Request, account: CurrentAccount, db: DB, state: State
+) -> Response:
+    """The lorebook tab: every entry with its form, and one to add."""
+    context = await editor_context(request, db, state, account, handle, "lorebook")
+    return await lorebook_render(request, db, account, handle, context)
+
+
+async def lorebook_render(
+    request: Request,
+    db: AsyncSession,
+    account: Account,
+    handle: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+    failed: str = "",
+    shown: dict[str, Any] | None = None,
+) -> HTMLResponse:
+    """Render the lorebook tab; `failed` names the entry form (an id or "new") to show
+    again with `shown` values and the context's errors."""
+    _, books, rows = await lore.character_entries(db, account, handle)
+    items = []
+    for row in rows:
+        values = forms.entry_values({"id": row.id, **{k: getattr(row, k) for k in ENTRY_KEYS}})
+        if failed == row.id and shown is not None:
+            values = {**values, **shown}
+        items.append(values)
+    context["entries"] = items
+    context["books"] = [{"id": b.id, "name": b.name} for b in books]
+    context["new_entry"] = shown if failed == "new" and shown else forms.entry_values(None)
+    context["failed"] = failed
+    return render(request, "studio/lorebook.html", context, status_code)
+
+
+ENTRY_KEYS = (
+    "name",
+    "keys",
+    "secondary_keys",
+    "content",
+    "comment",
+    "enabled",
+    "constant",
+    "selective",
+    "case_sensitive",
+    "use_regex",
+    "insertion_order",
+    "priority",
+    "position",
+)
+
+
+@router.post("/studio/{handle}/lorebook")
+async def add_entry(
+    handle: str, request: Request, account: CurrentAccount, db: DB, state: State
+) -> Response:
+    """Add a lorebook entry."""
+    await characters.get_editable_character(db, account, handle)
+    fields, shown, errors = forms.posted_entry(request, await request.form())
+    if fields is not None:
+        await lore.add_entry(db, account, handle, fields)
+        return back(handle, "lorebook", "entry")
+    context = await editor_context(request, db, state, account, handle, "lorebook")
+    context["errors"] = errors
+    return await lorebook_render(request, db, account, handle, context, 422, "new", shown)
+
+
+@router.post("/studio/{handle}/lorebook/{entry_id}")
+async def save_entry(
+    handle: str, entry_id: str, request: Request, account: CurrentAccount, db: DB, state: State
+) -> Response:
+    """Change a lorebook entry."""
+    fields, shown, errors = forms.posted_entry(request, await request.form())
+    if fields is not None:
+        await lore.update_entry(db, account, handle, entry_id, fields)
+        return back(handle, "lorebook", "entry")
+    context = await editor_context(request, db, state, account, handle, "lorebook")
+    context["errors"] = errors
+    return await lorebook_render(request, db, account, handle, context, 422, entry_id, shown)
+
+
+@router.post("/studio/{handle}/lorebook/{entry_id}/delete")
+async def delete_entry(handle: str, entry_id: str, account: CurrentAccount, db: DB) -> Response:
+    """Delete a lorebook entry."""
+    await lore.delete_entry(db, account, handle, entry_id)
+    return back(handle, "lorebook", "entry-deleted")
+
+
+@router.get("/studio/{handle}/avatar", response_class=HTMLResponse)
+async def avatar_page(
+    handle: str, request: Request, account: CurrentAccount, db: DB, state: State
+) -> Response:
+    """The avatar tab."""
+    context = await editor_context(request, db, state, account, handle, "avatar")
+    return render(request, "studio/avatar.html", context)
+
+
+@router.post("/studio/{handle}/avatar")
+async def save_avatar(
+    handle: str,
+    request: Request,
+    account: CurrentAccount,
+    db: DB,
+    state: State,
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Replace the avatar; a wrong type or a too large file is explained, nothing changes."""
+    await characters.get_editable_character(db, account, handle)
+    try:
+        if file is None or not file.filename:
+            raise DomainError("choose an image file first", "no_file")
+        data = await read_upload(request, file, characters.MAX_AVATAR_BYTES)
+        await characters.set_avatar(db, account, handle, data)
+    except DomainError as exc:
+        await forms.undo(db, account)
+        context = await editor_context(request, db, state, account, handle, "avatar")
+        context["errors"] = {"file": exc.message}
+        return render(request, "studio/avatar.html", context, exc.status_code)
+    return back(handle, "avatar", "avatar")
+
+
+@router.post("/studio/{handle}/test-chat")
+async def restart_test_chat(handle: str, account: CurrentAccount, db: DB) -> Response:
+    """Start the test chat over (it then opens with the greeting as saved now)."""
+    character = await characters.get_editable_character(db, account, handle)
+    for conversation in await chats.list_conversations(db, account, character.id, limit=200):
+        if conversation.title == TEST_CHAT_TITLE:
+            await chats.delete_conversation(db, account, conversation.id)
+    await chats.open_conversation(db, account, character.id, title=TEST_CHAT_TITLE)
+    return back(character.handle, saved="chat")
