@@ -21,6 +21,8 @@ from personae.chat.routes import router as chat_router
 from personae.config import Settings, get_settings
 from personae.db import make_engine, make_sessionmaker
 from personae.errors import DomainError
+from personae.federation.routes import ActivityNegotiation
+from personae.federation.routes import router as federation_router
 from personae.instance import backends as instance_backends
 from personae.instance.routes import router as admin_router
 from personae.llm.base import BackendError
@@ -144,6 +146,8 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # Before NulGuard, so NulGuard stays the outermost check.
+    app.add_middleware(ActivityNegotiation)
     app.add_middleware(NulGuard)
     app.include_router(accounts_router)
     app.include_router(characters_router)
@@ -152,6 +156,7 @@ def create_app(
     app.include_router(memories_router)
     app.include_router(autonomy_router)
     app.include_router(admin_router)
+    app.include_router(federation_router)
     for social in (social_actors, social_posts, social_feeds, social_moderation):
         app.include_router(social.router)
     include_pages(app)

@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     moderation_max_chars: int = Field(default=500, ge=1, le=3000)
     moderation_repeat_window: int = Field(default=20, ge=0, le=1000)
     moderation_backend: str = ""
+    # Federation (ActivityPub): remote fetches, deliveries and inbound signatures.
+    federation_allow_private_addresses: bool = False
+    federation_max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    federation_fetch_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    federation_signature_skew_s: int = Field(default=3600, ge=30, le=86_400)
 
     @field_validator("data_dir")
     @classmethod

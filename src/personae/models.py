@@ -11,6 +11,7 @@ from personae.characters.models import (
 )
 from personae.chat.models import Conversation, Message
 from personae.db import Base
+from personae.federation.models import ActorKey, InstanceKey
 from personae.instance.models import InstanceBackend, InstanceOverride
 from personae.social.models import (
     Actor,
@@ -31,6 +32,7 @@ metadata = Base.metadata
 __all__ = [
     "Account",
     "Actor",
+    "ActorKey",
     "AgendaItem",
     "AgentSettings",
     "AuthToken",
@@ -41,6 +43,7 @@ __all__ = [
     "Conversation",
     "Follow",
     "InstanceBackend",
+    "InstanceKey",
     "InstanceOverride",
     "Like",
     "Lorebook",

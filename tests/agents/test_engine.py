@@ -248,6 +248,27 @@ async def test_a_mention_gets_an_in_character_reply_and_is_remembered(
     assert any("how is the sea" in m["text"] for m in r.json()["items"])
 
 
+async def test_a_reply_that_repeats_an_earlier_post_is_written_again(
+    app: FastAPI, client: httpx.AsyncClient, fake_backend: FakeBackend
+) -> None:
+    ann = await sign_up(client, "ann")
+    bob = await sign_up(client, "bob")
+    await autonomous(client, ann, "polly")
+    said = "The sea is calm and grey today, and the gulls are quiet."
+    r = await client.post(f"{API}/posts?as=polly", headers=ann, json={"text": said})
+    assert r.status_code == 201, r.text
+    fake_backend.enqueue(said, "Gulls circle the pier; a storm comes by nightfall.")
+    _, answered = await mention_and_answer(app, client, bob, "@polly how is the sea?")
+    (item,) = answered
+    assert (item.state, item.outcome) == ("done", "published"), item.detail
+    assert item.output_text == "@bob Gulls circle the pier; a storm comes by nightfall."
+    assert 'its recent post "The sea is calm' in item.inputs["redrafted"]
+    nudge = fake_backend.calls[-1].messages
+    assert nudge[-2] == {"role": "assistant", "content": said}
+    assert "Write something new" in nudge[-1]["content"]
+    assert fake_backend.calls[-1].params.temperature >= 1.0  # warmer than the first draft
+
+
 async def test_a_direct_message_is_answered_directly(
     app: FastAPI, client: httpx.AsyncClient, fake_backend: FakeBackend
 ) -> None:

@@ -8,9 +8,11 @@ claim, so a retry or a second worker can never publish twice.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import re
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,7 +31,8 @@ from personae.db import new_id
 from personae.errors import DomainError
 from personae.llm.base import Backend, ChatMessage, DoneEvent, GenerationParams, Usage
 from personae.llm.registry import BackendRegistry
-from personae.moderation.service import moderate
+from personae.moderation.rules import repeats
+from personae.moderation.service import moderate, recent_post_texts
 from personae.social import graph, posts, timelines
 from personae.social import text as post_text
 from personae.social.access import Viewer, blocks_and_mutes, get_visible_post
@@ -182,6 +185,50 @@ def _cleaned(action: Action, done: DoneEvent) -> str:
     )
 
 
+REDRAFT_NUDGE = (
+    "That says again what you posted before. Write something new instead, in your own "
+    "voice: a different thought, under 280 characters."
+)
+# Drafts after the first: each warmer than the last, since at a low temperature a small
+# model told not to repeat itself often still does.
+REDRAFT_TEMPERATURES = (1.0, 1.2)
+
+
+async def _redrafted(
+    action: Action, messages: list[ChatMessage], params: GenerationParams, text: str
+) -> str:
+    """The draft, or a new one while it repeats one of the character's recent posts.
+
+    Moderation would hold a repeat. Told what it did, the model writes again, warmer, at
+    most twice more; what the last draft says is moderated as usual.
+    """
+    if not text:
+        return text
+    recent = await recent_post_texts(
+        action.session, action.actor.id, action.settings.moderation_repeat_window
+    )
+    for attempt, temperature in enumerate(REDRAFT_TEMPERATURES):
+        verdict = await asyncio.to_thread(repeats, text, recent)
+        if verdict.allowed:
+            return text
+        action.result.inputs["redrafted"] = verdict.reason
+        again: list[ChatMessage] = [
+            *messages,
+            {"role": "assistant", "content": text},
+            {"role": "user", "content": REDRAFT_NUDGE},
+        ]
+        warmer = dataclasses.replace(
+            params,
+            temperature=max(params.temperature, temperature),
+            # Seeded by the item, so the same action redrafts the same way.
+            seed=zlib.crc32(f"{action.item.id}:{attempt}".encode()),
+        )
+        text = _cleaned(action, await action.generate(again, warmer))
+        if not text:
+            return text
+    return text
+
+
 def _texts(memories: list[Any]) -> list[str]:
     return [m.text for m in memories]
 
@@ -290,8 +337,9 @@ async def write_post(action: Action) -> None:
     )
     action.result.inputs = {"prompt": messages[-1]["content"], "feed": [p.id for p, _ in feed]}
     action.result.memories_used = [m.id for m in memories]
-    done = await action.generate(messages, _params(action, action.settings.agents_post_max_tokens))
-    text = _cleaned(action, done)
+    params = _params(action, action.settings.agents_post_max_tokens)
+    text = _cleaned(action, await action.generate(messages, params))
+    text = await _redrafted(action, messages, params, text)
     await _publish(action, text)
     if action.result.outcome == "published":
         await action.remember("said", f"I posted: {text}", source_id=action.result.post_id)
@@ -380,8 +428,9 @@ async def write_reply(action: Action) -> None:
         "trigger_author": author.handle,
     }
     action.result.memories_used = [m.id for m in memories]
-    done = await action.generate(messages, _params(action, action.settings.agents_post_max_tokens))
-    text = _cleaned(action, done)
+    params = _params(action, action.settings.agents_post_max_tokens)
+    text = _cleaned(action, await action.generate(messages, params))
+    text = await _redrafted(action, messages, params, text)
     if text and f"@{author.handle}".lower() not in text.lower():
         text = f"@{author.handle} {text}"  # as people do, so the thread reads right anywhere
     told = "sent me a direct message" if direct else "said to me in the feed"

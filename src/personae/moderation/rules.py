@@ -102,7 +102,8 @@ def _quote(text: str) -> str:
     return flat if len(flat) <= QUOTE_CHARS else flat[: QUOTE_CHARS - 1] + "…"
 
 
-def _repeat(text: str, recent_texts: Sequence[str]) -> Verdict:
+def repeats(text: str, recent_texts: Sequence[str]) -> Verdict:
+    """Whether `text` is (nearly) the same as one of `recent_texts`, the author's own."""
     tokens = _tokens(normalise(text))
     matcher = SequenceMatcher(None, autojunk=False)
     # SequenceMatcher caches what it learns about seq2, so the new post goes there.
@@ -167,4 +168,4 @@ def check_rules(text: str, *, recent_texts: Sequence[str], settings: Settings) -
             "length",
         )
 
-    return _repeat(text, recent_texts[: settings.moderation_repeat_window])
+    return repeats(text, recent_texts[: settings.moderation_repeat_window])

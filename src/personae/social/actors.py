@@ -186,6 +186,15 @@ async def update_profile(
     return actor
 
 
+def preferences(actor: Actor) -> dict[str, Any]:
+    """A person's controls over AI content, as plain data (the API and settings show them)."""
+    return {
+        "show_ai": actor.show_ai,
+        "accept_ai_replies": actor.accept_ai_replies,
+        "accept_ai_mentions": actor.accept_ai_mentions,
+    }
+
+
 async def update_preferences(
     session: AsyncSession,
     actor: Actor,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,61 +22,36 @@ from personae.state import AppState
 from personae.web.guard import PageRoute
 from personae.web.pages import render
 from personae.web.routes import PageAccount
-from personae.web.views import Viewer
+from personae.web.tabbed import TabbedArea, back, checked, undo
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 TextField = Annotated[str, Form(max_length=5000)]
-TABS = (
-    ("backends", "/admin", "Model backends"),
-    ("reports", "/admin/reports", "Reports"),
-    ("limits", "/admin/limits", "Instance limits"),
+ADMIN = TabbedArea(
+    "admin",
+    (
+        ("backends", "/admin", "Model backends"),
+        ("reports", "/admin/reports", "Reports"),
+        ("limits", "/admin/limits", "Instance limits"),
+    ),
+    {
+        "added": "The backend is added and ready to use.",
+        "added_off": "The backend is added, switched off.",
+        "enabled": "The backend is switched on.",
+        "disabled": "The backend is switched off.",
+        "removed": "The backend is removed.",
+        "default": "The default backend is changed.",
+        "dismiss": "The report is dismissed.",
+        "delete_post": "The post is deleted and the report resolved.",
+        "suspend": "The account is suspended and the report resolved.",
+        "limits": "The limits are saved. They apply to the next action.",
+    },
 )
-NOTICES = {
-    "added": "The backend is added and ready to use.",
-    "added_off": "The backend is added, switched off.",
-    "enabled": "The backend is switched on.",
-    "disabled": "The backend is switched off.",
-    "removed": "The backend is removed.",
-    "default": "The default backend is changed.",
-    "dismiss": "The report is dismissed.",
-    "delete_post": "The post is deleted and the report resolved.",
-    "suspend": "The account is suspended and the report resolved.",
-    "limits": "The limits are saved. They apply to the next action.",
-}
 LIMIT_LABELS = {
     "agents_posts_per_day": "Posts per day, all characters together",
     "agents_replies_per_hour": "Replies per hour, all characters together",
     "agents_tokens_per_day": "Model tokens per day, all characters together",
     "agents_max_ai_turns": "AI posts in a row in one thread",
 }
-
-
-async def admin_page(
-    request: Request,
-    account: Account,
-    tab: str,
-    template: str,
-    context: dict[str, Any],
-    status_code: int = 200,
-    error: str = "",
-) -> Response:
-    """Render one admin tab with the tabs, the notice and any error."""
-    done = request.query_params.get("done", "")
-    full = {
-        "viewer": Viewer.of(account),
-        "active": "admin",
-        "tabs": TABS,
-        "tab": tab,
-        "notice": NOTICES.get(done, "") if not error else "",
-        "error": error,
-        **context,
-    }
-    return render(request, template, full, status_code)
-
-
-def back(path: str, done: str) -> RedirectResponse:
-    """303 back to a tab, with the notice for what was done."""
-    return RedirectResponse(f"{path}?done={done}", status_code=303)
 
 
 # Model backends.
@@ -102,7 +77,7 @@ async def backends_page(request: Request, db: DB, state: State, account: PageAcc
     """The model backends: configured, added, the default; add and test a URL."""
     admin = require_admin(account)
     context = await backends_context(db, state, admin)
-    return await admin_page(request, admin, "backends", "admin/backends.html", context)
+    return ADMIN.page(request, admin, "backends", "admin/backends.html", context)
 
 
 @router.post("/admin/backends")
@@ -120,7 +95,7 @@ async def add_backend(
 ) -> Response:
     """Add an OpenAI-compatible server; re-render with the problem when it is refused."""
     admin = require_admin(account)
-    on = enabled.strip().lower() in ("on", "true", "yes", "1")
+    on = checked(enabled)
     window = context_window.strip()
     try:
         if not window.isdigit() or len(window) > 9:
@@ -129,18 +104,11 @@ async def add_backend(
             db, state.backends, admin, name, base_url, model, api_key, int(window), on
         )
     except DomainError as exc:
-        await db.rollback()
-        await db.refresh(admin)  # the rollback expired it
+        await undo(db, admin)
         values = {"name": name, "base_url": base_url, "model": model, "context_window": window}
         context = await backends_context(db, state, admin, values=values, open_add=True)
-        return await admin_page(
-            request,
-            admin,
-            "backends",
-            "admin/backends.html",
-            context,
-            exc.status_code,
-            exc.message,
+        return ADMIN.page(
+            request, admin, "backends", "admin/backends.html", context, exc.status_code, exc.message
         )
     return back("/admin", "added" if on else "added_off")
 
@@ -155,7 +123,7 @@ async def test_backend(
     if request.headers.get("hx-request") == "true":
         return render(request, "admin/_test_result.html", {"result": result, "name": name})
     context = await backends_context(db, state, admin, result=result, tested=name)
-    return await admin_page(request, admin, "backends", "admin/backends.html", context)
+    return ADMIN.page(request, admin, "backends", "admin/backends.html", context)
 
 
 @router.post("/admin/backends/{name}/enable")
@@ -222,7 +190,7 @@ async def reports_page(request: Request, db: DB, account: PageAccount) -> Respon
     admin = require_admin(account)
     rows = await reports.list_reports(db, admin, "open", limit=100)
     context = {"reports": await report_views(db, rows)}
-    return await admin_page(request, admin, "reports", "admin/reports.html", context)
+    return ADMIN.page(request, admin, "reports", "admin/reports.html", context)
 
 
 @router.post("/admin/reports/{report_id}")
@@ -250,7 +218,7 @@ async def limits_page(request: Request, db: DB, state: State, account: PageAccou
     """The instance-wide limits of autonomous characters, editable at runtime."""
     admin = require_admin(account)
     context = await limits_context(db, state, admin)
-    return await admin_page(request, admin, "limits", "admin/limits.html", context)
+    return ADMIN.page(request, admin, "limits", "admin/limits.html", context)
 
 
 @router.post("/admin/limits")
@@ -266,11 +234,10 @@ async def save_limits(request: Request, db: DB, state: State, account: PageAccou
     try:
         await limits.set_limits(db, state.settings, admin, values)
     except DomainError as exc:
-        await db.rollback()
-        await db.refresh(admin)  # the rollback expired it
+        await undo(db, admin)
         context = await limits_context(db, state, admin)
         context["values"] = {k: form.get(k) for k in limits.LIMITS}
-        return await admin_page(
+        return ADMIN.page(
             request, admin, "limits", "admin/limits.html", context, exc.status_code, exc.message
         )
     return back("/admin/limits", "limits")

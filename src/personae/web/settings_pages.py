@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from personae.accounts import service as accounts
 from personae.accounts.models import Account
@@ -19,35 +19,35 @@ from personae.deps import DB, State, request_token
 from personae.errors import DomainError, Invalid, Unauthorized
 from personae.social import actors, graph
 from personae.social.access import viewer_for
-from personae.social.models import Actor
 from personae.web.guard import PageRoute
-from personae.web.pages import render
 from personae.web.routes import PageAccount
-from personae.web.views import Viewer
+from personae.web.tabbed import TabbedArea, back, checked, undo
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 TextField = Annotated[str, Form(max_length=20_000)]
 ListField = Annotated[list[str], Form()]
-TABS = (
-    ("account", "/settings", "Account"),
-    ("ai", "/settings/ai", "AI visibility"),
-    ("muted", "/settings/muted", "Muted and blocked"),
-    ("memories", "/settings/memories", "Memories about me"),
+SETTINGS = TabbedArea(
+    "settings",
+    (
+        ("account", "/settings", "Account"),
+        ("ai", "/settings/ai", "AI visibility"),
+        ("muted", "/settings/muted", "Muted and blocked"),
+        ("memories", "/settings/memories", "Memories about me"),
+    ),
+    {
+        "profile": "Your profile is saved.",
+        "avatar": "Your avatar is changed.",
+        "password": "Your password is changed. Other browsers were signed out.",
+        "persona_added": "The persona is added.",
+        "persona_saved": "The persona is saved.",
+        "persona_deleted": "The persona is deleted.",
+        "ai": "Your AI visibility choices are saved.",
+        "unmuted": "Unmuted. Their posts show again.",
+        "unblocked": "Unblocked.",
+        "forgot_one": "The character forgot that.",
+        "forgot_all": "The character forgot everything about you.",
+    },
 )
-# Notices after a saved change, chosen by key so a link cannot put words on the page.
-NOTICES = {
-    "profile": "Your profile is saved.",
-    "avatar": "Your avatar is changed.",
-    "password": "Your password is changed. Other browsers were signed out.",
-    "persona_added": "The persona is added.",
-    "persona_saved": "The persona is saved.",
-    "persona_deleted": "The persona is deleted.",
-    "ai": "Your AI visibility choices are saved.",
-    "unmuted": "Unmuted. Their posts show again.",
-    "unblocked": "Unblocked.",
-    "forgot_one": "The character forgot that.",
-    "forgot_all": "The character forgot everything about you.",
-}
 MEMORY_PAGE = 100
 
 
@@ -56,39 +56,6 @@ def require(account: Account | None) -> Account:
     if account is None:
         raise Unauthorized("sign in first")
     return account
-
-
-def back(path: str, done: str) -> RedirectResponse:
-    """303 back to a tab, with the notice for what was done."""
-    return RedirectResponse(f"{path}?done={done}", status_code=303)
-
-
-def checked(value: str) -> bool:
-    """Whether a checkbox was ticked (browsers send "on", or its value)."""
-    return value.strip().lower() in ("on", "true", "yes", "1")
-
-
-async def tab_page(
-    request: Request,
-    account: Account,
-    tab: str,
-    template: str,
-    context: dict[str, Any],
-    status_code: int = 200,
-    error: str = "",
-) -> Response:
-    """Render one settings tab with the tabs, the notice and any error."""
-    done = request.query_params.get("done", "")
-    full = {
-        "viewer": Viewer.of(account),
-        "active": "settings",
-        "tabs": TABS,
-        "tab": tab,
-        "notice": NOTICES.get(done, "") if not error else "",
-        "error": error,
-        **context,
-    }
-    return render(request, template, full, status_code)
 
 
 # Account: profile, avatar, password, personas.
@@ -112,10 +79,9 @@ async def account_error(
     request: Request, db: DB, account: Account, exc: DomainError, **values: Any
 ) -> Response:
     """The account tab again, naming what was wrong (nothing was saved)."""
-    await db.rollback()
-    await db.refresh(account)  # the rollback expired it
+    await undo(db, account)
     context = await account_context(db, account, **values)
-    return await tab_page(
+    return SETTINGS.page(
         request, account, "account", "settings/account.html", context, exc.status_code, exc.message
     )
 
@@ -125,7 +91,7 @@ async def settings_page(request: Request, db: DB, account: PageAccount) -> Respo
     """The account tab: profile, avatar, password and personas."""
     me = require(account)
     context = await account_context(db, me)
-    return await tab_page(request, me, "account", "settings/account.html", context)
+    return SETTINGS.page(request, me, "account", "settings/account.html", context)
 
 
 @router.post("/settings/profile")
@@ -244,21 +210,12 @@ async def remove_persona(persona_id: str, db: DB, account: PageAccount) -> Respo
 # AI visibility.
 
 
-def ai_context(actor: Actor) -> dict[str, Any]:
-    """What the AI visibility tab shows."""
-    return {
-        "show_ai": actor.show_ai,
-        "accept_ai_replies": actor.accept_ai_replies,
-        "accept_ai_mentions": actor.accept_ai_mentions,
-    }
-
-
 @router.get("/settings/ai")
 async def ai_page(request: Request, db: DB, account: PageAccount) -> Response:
     """Choose how much of the AI characters' activity reaches you."""
     me = require(account)
     actor = await actors.person_actor(db, me)
-    return await tab_page(request, me, "ai", "settings/ai.html", ai_context(actor))
+    return SETTINGS.page(request, me, "ai", "settings/ai.html", actors.preferences(actor))
 
 
 @router.post("/settings/ai")
@@ -278,11 +235,10 @@ async def save_ai(
             db, actor, show_ai, checked(accept_ai_replies), checked(accept_ai_mentions)
         )
     except DomainError as exc:
-        await db.rollback()
-        await db.refresh(me)  # the rollback expired it
+        await undo(db, me)
         actor = await actors.person_actor(db, me)
-        context = ai_context(actor)
-        return await tab_page(
+        context = actors.preferences(actor)
+        return SETTINGS.page(
             request, me, "ai", "settings/ai.html", context, exc.status_code, exc.message
         )
     return back("/settings/ai", "ai")
@@ -299,7 +255,7 @@ async def muted_page(request: Request, db: DB, account: PageAccount) -> Response
     muted = [a for _, a in await graph.list_blocks_or_mutes(db, viewer, "mutes", limit=200)]
     blocked = [a for _, a in await graph.list_blocks_or_mutes(db, viewer, "blocks", limit=200)]
     context = {"muted": muted, "blocked": blocked}
-    return await tab_page(request, me, "muted", "settings/muted.html", context)
+    return SETTINGS.page(request, me, "muted", "settings/muted.html", context)
 
 
 @router.post("/settings/muted/{handle}/unmute")
@@ -346,7 +302,7 @@ async def memories_page(
         older = f"/settings/memories?cursor={next_cursor}"
         older += f"&character={character}" if character else ""
     context = {"groups": list(groups.values()), "character": character, "older": older}
-    return await tab_page(request, me, "memories", "settings/memories.html", context)
+    return SETTINGS.page(request, me, "memories", "settings/memories.html", context)
 
 
 @router.post("/settings/memories/{memory_id}/delete")

@@ -13,6 +13,7 @@ from personae.accounts.models import Account
 from personae.agents import service as agents
 from personae.characters import entries as lore
 from personae.characters import service as characters
+from personae.characters.lorebooks import ENTRY_COLUMNS
 from personae.characters.models import Character
 from personae.characters.routes import read_upload
 from personae.characters.schemas import CharacterFields
@@ -160,7 +161,7 @@ async def lorebook_render(
     _, books, rows = await lore.character_entries(db, account, handle)
     items = []
     for row in rows:
-        values = forms.entry_values({"id": row.id, **{k: getattr(row, k) for k in ENTRY_KEYS}})
+        values = forms.entry_values({"id": row.id, **{k: getattr(row, k) for k in ENTRY_COLUMNS}})
         if failed == row.id and shown is not None:
             values = {**values, **shown}
         items.append(values)
@@ -169,23 +170,6 @@ async def lorebook_render(
     context["new_entry"] = shown if failed == "new" and shown else forms.entry_values(None)
     context["failed"] = failed
     return render(request, "studio/lorebook.html", context, status_code)
-
-
-ENTRY_KEYS = (
-    "name",
-    "keys",
-    "secondary_keys",
-    "content",
-    "comment",
-    "enabled",
-    "constant",
-    "selective",
-    "case_sensitive",
-    "use_regex",
-    "insertion_order",
-    "priority",
-    "position",
-)
 
 
 @router.post("/studio/{handle}/lorebook")

@@ -7,13 +7,12 @@ from typing import Any
 
 from fastapi import Request
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
-from personae.accounts.models import Account
 from personae.agents.api import AutonomyIn
 from personae.characters.schemas import CharacterFields, EntryFields
 from personae.web import i18n
+from personae.web.tabbed import undo as undo  # the studio pages call forms.undo
 
 # Card text fields edited as they are (short ones are single-line inputs).
 TEXT_FIELDS = (
@@ -51,13 +50,6 @@ CODE_FIELDS = {
     "bad_action": "allowed_actions",
     "empty_post": "text",
 }
-
-
-async def undo(db: AsyncSession, account: Account) -> None:
-    """Drop whatever a refused change left in the session, keeping the signed-in account
-    usable for the page that explains the refusal."""
-    await db.rollback()
-    await db.refresh(account)
 
 
 def tr(request: Request, text: str, **params: Any) -> str:

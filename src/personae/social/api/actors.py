@@ -64,14 +64,6 @@ async def follow_page(db: DB, rows: list[tuple[Follow, Actor]], limit: int) -> d
     }
 
 
-def _preferences(actor: Any) -> dict[str, Any]:
-    return {
-        "show_ai": actor.show_ai,
-        "accept_ai_replies": actor.accept_ai_replies,
-        "accept_ai_mentions": actor.accept_ai_mentions,
-    }
-
-
 @router.get("/actors/{handle}")
 async def get_actor(handle: str, viewer: ViewerDep, db: DB) -> dict[str, Any]:
     """An actor's profile; characters carry their AI label and operator."""
@@ -262,7 +254,7 @@ async def put_profile_header(
 @router.get("/preferences")
 async def get_preferences(viewer: ActingViewer) -> dict[str, Any]:
     """Your controls over AI content."""
-    return _preferences(viewer.require_actor())
+    return actor_service.preferences(viewer.require_actor())
 
 
 @router.patch("/preferences")
@@ -273,4 +265,4 @@ async def update_preferences(
     actor = await actor_service.update_preferences(
         db, viewer.require_actor(), body.show_ai, body.accept_ai_replies, body.accept_ai_mentions
     )
-    return _preferences(actor)
+    return actor_service.preferences(actor)

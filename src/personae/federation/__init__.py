@@ -1,0 +1,1 @@
+"""Federation: ActivityPub discovery, actor documents, keys and (soon) delivery."""
