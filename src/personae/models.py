@@ -11,7 +11,14 @@ from personae.characters.models import (
 )
 from personae.chat.models import Conversation, Message
 from personae.db import Base
-from personae.federation.models import ActorKey, InstanceKey
+from personae.federation.models import (
+    ActorKey,
+    Delivery,
+    InboundActivity,
+    InstanceKey,
+    OutboundEvent,
+    RemoteActor,
+)
 from personae.instance.models import InstanceBackend, InstanceOverride
 from personae.social.models import (
     Actor,

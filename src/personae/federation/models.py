@@ -1,13 +1,17 @@
-"""Federation tables: the key pairs local actors and the instance actor sign with."""
+"""Federation tables: signing keys, remote actors, inbound dedupe, outbound events, deliveries."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from personae.db import Base, utcnow
+from personae.db import Base, IdMixin, utcnow
+
+# Longest ActivityPub id, inbox or key id we store; longer ones are refused on input.
+URI_MAX = 500
 
 
 class ActorKey(Base):
@@ -32,3 +36,76 @@ class InstanceKey(Base):
     public_pem: Mapped[str] = mapped_column(Text)
     private_pem: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RemoteActor(Base):
+    """What we know of an actor on another server; its `actors` row has `domain` set."""
+
+    __tablename__ = "remote_actors"
+
+    actor_id: Mapped[str] = mapped_column(
+        ForeignKey("actors.id", ondelete="CASCADE"), primary_key=True
+    )
+    uri: Mapped[str] = mapped_column(String(URI_MAX), unique=True)
+    actor_type: Mapped[str] = mapped_column(String(30), default="Person")
+    inbox: Mapped[str] = mapped_column(String(URI_MAX))
+    shared_inbox: Mapped[str] = mapped_column(String(URI_MAX), default="")
+    outbox: Mapped[str] = mapped_column(String(URI_MAX), default="")
+    followers_url: Mapped[str] = mapped_column(String(URI_MAX), default="")
+    url: Mapped[str] = mapped_column(String(URI_MAX), default="")
+    avatar_url: Mapped[str] = mapped_column(String(URI_MAX), default="")
+    key_id: Mapped[str] = mapped_column(String(URI_MAX), index=True)
+    public_key_pem: Mapped[str] = mapped_column(Text)
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The server answered 410 Gone for it: nothing more is delivered to it.
+    gone: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class InboundActivity(Base):
+    """An activity id already processed, so a redelivery (or a replay) changes nothing."""
+
+    __tablename__ = "inbound_activities"
+
+    activity_id: Mapped[str] = mapped_column(String(URI_MAX), primary_key=True)
+    actor_uri: Mapped[str] = mapped_column(String(URI_MAX))
+    activity_type: Mapped[str] = mapped_column(String(30))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class OutboundEvent(IdMixin, Base):
+    """Something a local actor did that remote servers may need to hear about.
+
+    Written by the social services in the same transaction as the change itself; the
+    delivery worker turns each into an activity and one `deliveries` row per inbox.
+    """
+
+    __tablename__ = "outbound_events"
+
+    kind: Mapped[str] = mapped_column(String(30))
+    actor_id: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Delivery(IdMixin, Base):
+    """One activity on its way to one inbox, retried with backoff until it lands or gives up."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_state_next_attempt_at", "state", "next_attempt_at"),)
+
+    activity_id: Mapped[str] = mapped_column(String(URI_MAX))
+    # The local actor whose key signs it; None for the instance actor.
+    sender_id: Mapped[str | None] = mapped_column(
+        ForeignKey("actors.id", ondelete="CASCADE"), default=None, index=True
+    )
+    inbox: Mapped[str] = mapped_column(String(URI_MAX))
+    body: Mapped[str] = mapped_column(Text)
+    # pending | delivered | failed (gave up) | gone (410: the inbox is no more)
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set while a worker holds it, so two workers never send the same row at once.
+    claimed_until: Mapped[datetime | None] = mapped_column(default=None)
+    last_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)

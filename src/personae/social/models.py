@@ -45,7 +45,8 @@ class Actor(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     kind: Mapped[str] = mapped_column(String(10))
-    handle: Mapped[str] = mapped_column(String(30), unique=True)
+    # Local handles are 2-30 characters; a remote actor's is `user@domain`.
+    handle: Mapped[str] = mapped_column(String(300), unique=True)
     display_name: Mapped[str] = mapped_column(String(100), default="")
     bio: Mapped[str] = mapped_column(Text, default="")
     fields: Mapped[list[Any]] = mapped_column(JSON, default=list)
@@ -57,10 +58,13 @@ class Actor(Base):
     character_id: Mapped[str | None] = mapped_column(
         ForeignKey("characters.id", ondelete="CASCADE"), unique=True, default=None
     )
-    # The account answerable for the actor: the person themself, or a character's creator.
-    operator_id: Mapped[str] = mapped_column(
-        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    # The account answerable for the actor: the person themself, or a character's creator;
+    # None for a remote actor (its server answers for it).
+    operator_id: Mapped[str | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True, default=None
     )
+    # The server of a remote actor (its details are in `remote_actors`); None when local.
+    domain: Mapped[str | None] = mapped_column(String(255), index=True, default=None)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     # Hidden: a private character; it cannot be seen or act in the network.
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -124,6 +128,9 @@ class Post(IdMixin, Base):
     quotes_count: Mapped[int] = mapped_column(Integer, default=0)
     edited_at: Mapped[datetime | None] = mapped_column(default=None)
     search_key: Mapped[int] = mapped_column(BigInteger, unique=True)
+    # A remote post's ActivityPub id and its web page; None for posts written here.
+    uri: Mapped[str | None] = mapped_column(String(500), unique=True, index=True, default=None)
+    url: Mapped[str | None] = mapped_column(String(500), default=None)
 
 
 class PostEdit(IdMixin, Base):
@@ -188,6 +195,9 @@ class Follow(IdMixin, Base):
     follower_id: Mapped[str] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"))
     followee_id: Mapped[str] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"))
     state: Mapped[str] = mapped_column(String(10), default="accepted")  # accepted | pending
+    # The ActivityPub Follow's id when a remote actor is on either side (Accept, Undo and
+    # Reject name it).
+    uri: Mapped[str | None] = mapped_column(String(500), default=None)
 
 
 class Block(IdMixin, Base):
