@@ -23,6 +23,7 @@ from personae.db import make_engine, make_sessionmaker
 from personae.errors import DomainError
 from personae.federation.routes import ActivityNegotiation
 from personae.federation.routes import router as federation_router
+from personae.federation.worker import DeliveryWorker
 from personae.instance import backends as instance_backends
 from personae.instance.routes import router as admin_router
 from personae.llm.base import BackendError
@@ -102,12 +103,15 @@ def create_app(
     backends: BackendRegistry | None = None,
     migrate: bool = True,
     agents: bool = False,
+    delivery: bool | None = None,
 ) -> FastAPI:
     """Build the app; nothing is opened until the lifespan starts.
 
     With `agents`, the lifespan also runs autonomous characters: the scheduler loop and
-    a worker (in process, or on the Redis broker PERSONAE_BROKER_URL names).
+    a worker (in process, or on the Redis broker PERSONAE_BROKER_URL names). With
+    `delivery` (by default: the same as `agents`), it runs the federation delivery worker.
     """
+    run_delivery = agents if delivery is None else delivery
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -129,9 +133,15 @@ def create_app(
                 runtime = AgentRuntime.build(config, sessions, registry)
                 await runtime.start()
                 state.agents = runtime
+            if run_delivery:
+                worker = DeliveryWorker(config, sessions)
+                worker.start()
+                state.delivery = worker
             yield
         finally:
-            # Actions first: they use the backends and the database closed below.
+            # Background work first: it uses the backends and the database closed below.
+            if state.delivery is not None:
+                await state.delivery.stop()
             if state.agents is not None:
                 await state.agents.stop()
             await replies.drain()

@@ -82,7 +82,8 @@ async def resolve_user(session: AsyncSession, username: str | None) -> Any:
 
 
 def start_server(host: str | None, port: int | None, agents: bool) -> None:
-    """Run the web server in the foreground (with `agents`: also the scheduler and a worker)."""
+    """Run the web server and the federation delivery worker in the foreground (with
+    `agents`: also the scheduler and a worker)."""
     import uvicorn
 
     from personae.accounts.service import count_admins
@@ -105,7 +106,9 @@ def start_server(host: str | None, port: int | None, agents: bool) -> None:
             " or run [bold]personae users create NAME[/]."
         )
     uvicorn.run(
-        create_app(settings, agents=agents),
+        # Deliveries always run here: claims keep this loop and any `personae worker`
+        # from sending one delivery twice.
+        create_app(settings, agents=agents, delivery=True),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
@@ -118,7 +121,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
 ) -> None:
-    """Start the web server only (migrates the database first); see also `personae run`."""
+    """Start the web server and federation deliveries, no agents (migrates first); see `run`."""
     start_server(host, port, agents=False)
 
 
@@ -130,7 +133,7 @@ def run_all(
         bool, typer.Option(help="Seed the demo community when the instance is empty.")
     ] = True,
 ) -> None:
-    """Run everything in one process: migrate, seed the demo if empty, serve, run the agents."""
+    """Run everything in one process: migrate, seed the demo if empty, serve, deliver, agents."""
     if demo:
         seed_demo_community(if_empty=True)
     start_server(host, port, agents=True)
@@ -308,7 +311,7 @@ def run_agents_process(command: str) -> None:
 
 @app.command()
 def worker() -> None:
-    """Carry out autonomous characters' actions from the shared broker (PERSONAE_BROKER_URL)."""
+    """Carry out characters' actions from the broker (PERSONAE_BROKER_URL); send deliveries."""
     run_agents_process("worker")
 
 

@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     federation_max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     federation_fetch_timeout_s: float = Field(default=10.0, gt=0, le=300)
     federation_signature_skew_s: int = Field(default=3600, ge=30, le=86_400)
+    federation_inbox_requests_per_minute: int = Field(default=300, ge=1, le=1_000_000)
+    federation_delivery_max_attempts: int = Field(default=10, ge=1, le=100)
+    federation_delivery_base_delay_s: float = Field(default=60.0, ge=0.01, le=86_400)
+    federation_delivery_max_delay_s: float = Field(default=6 * 3600.0, ge=0.01, le=7 * 86_400)
+    federation_worker_tick_s: float = Field(default=2.0, gt=0, le=3600)
 
     @field_validator("data_dir")
     @classmethod

@@ -1,4 +1,4 @@
-"""What the running app holds: settings, database, backends, reply runner, agents."""
+"""What the running app holds: settings, database, backends, reply runner, agents, delivery."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from personae.llm.registry import BackendRegistry
 
 if TYPE_CHECKING:  # the runtime pulls in taskiq; only apps that run agents import it
     from personae.agents.runtime import AgentRuntime
+    from personae.federation.worker import DeliveryWorker
 
 
 @dataclass
@@ -26,3 +27,5 @@ class AppState:
     replies: ReplyRunner
     # The autonomous characters' scheduler and worker, when this process runs them.
     agents: AgentRuntime | None = None
+    # The federation delivery loop, when this process runs it (`personae serve` and `run`).
+    delivery: DeliveryWorker | None = None

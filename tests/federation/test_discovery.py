@@ -16,14 +16,12 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from argon2 import PasswordHasher
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from PIL import Image
 from sqlalchemy import func, select
 
-from personae.accounts import service as account_service
 from personae.app import create_app
 from personae.federation.keys import ensure_key
 from personae.federation.models import ActorKey, InstanceKey
@@ -40,13 +38,6 @@ DOMAIN = "social.example"
 AP = "application/activity+json"
 AP_ACCEPT = {"Accept": AP}
 URLS = Urls.from_base(BASE)
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Argon2 at its smallest cost: sign-ups stay real but take milliseconds."""
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(account_service, "_hasher", cheap)
 
 
 @pytest_asyncio.fixture
@@ -282,6 +273,27 @@ async def test_character_is_a_service_with_ai_disclosure_and_operator(
     # A different actor gets a different key.
     alice_doc = await ap_get(client, "/users/alice")
     assert alice_doc["publicKey"]["publicKeyPem"] != doc["publicKey"]["publicKeyPem"]
+
+
+async def test_a_character_seen_by_other_servers_keeps_its_handle(
+    db_kind: str, client: httpx.AsyncClient, bob: dict[str, str]
+) -> None:
+    unseen = await character(client, bob, "Quiet Quinn")
+    renamed = await client.patch(f"{API}/characters/{unseen}", headers=bob, json={"handle": "qq"})
+    assert renamed.status_code == 200, renamed.text
+    seen = await character(client, bob, "Famous Fay")
+    await ap_get(client, f"/users/{seen}")  # a remote server fetched it: its key exists
+    refused = await client.patch(
+        f"{API}/characters/{seen}", headers=bob, json={"handle": "fay2", "nickname": "F"}
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == "handle_federated"
+    unchanged = await client.get(f"{API}/characters/{seen}", headers=bob)
+    assert unchanged.json()["handle"] == seen
+    assert unchanged.json()["nickname"] == ""  # nothing half-written
+    # Other fields still change.
+    edited = await client.patch(f"{API}/characters/{seen}", headers=bob, json={"nickname": "F"})
+    assert edited.status_code == 200, edited.text
 
 
 async def test_profile_address_negotiates_activity_json(

@@ -91,6 +91,12 @@ class Handler(BaseHTTPRequestHandler):
             self.send(200, b"[1, 2]")
         elif path == "/broken":
             self.send(200, b'{"id": ')
+        elif path == "/nul":
+            self.send(200, b'{"id": "x", "name": "a\\u0000b"}')
+        elif path == "/surrogate":
+            self.send(200, b'{"name": "\\ud800"}')
+        elif path == "/deep":
+            self.send(200, b'{"a": ' * 40 + b"1" + b"}" * 40)
         elif path == "/gone":
             self.send(410, b"{}")
         elif path == "/slow":
@@ -292,6 +298,9 @@ async def test_oversized_body_is_refused(fresh: Server, path: str) -> None:
         ("/broken", "not valid JSON"),
         ("/array", "not an object"),
         ("/gone", "HTTP 410"),
+        ("/nul", "NUL"),
+        ("/surrogate", "surrogate"),
+        ("/deep", "nests deeper"),
     ],
 )
 async def test_bad_answers_are_refused(fresh: Server, path: str, reason: str) -> None:

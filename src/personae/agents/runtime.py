@@ -256,18 +256,26 @@ async def wait_for_stop_signal(stop: asyncio.Event | None = None) -> None:
 async def _run_until_stopped(
     settings: Settings, *, scheduler: bool, worker: bool, stop: asyncio.Event | None
 ) -> None:
+    from personae.federation.worker import DeliveryWorker
+
     jobs = register_tasks(make_broker(settings))
     async with open_engine(settings) as engine:
         runtime = AgentRuntime(engine, jobs, scheduler=scheduler, worker=worker)
         await runtime.start()
+        # Workers also send federation deliveries: claims keep any number of them apart.
+        delivery = DeliveryWorker(settings, engine.sessions) if worker else None
+        if delivery is not None:
+            delivery.start()
         try:
             await wait_for_stop_signal(stop)
         finally:
+            if delivery is not None:
+                await delivery.stop()
             await runtime.stop()
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """`personae worker`: carry out actions from the shared broker until interrupted."""
+    """`personae worker`: carry out shared-broker actions and send deliveries until stopped."""
     require_shared_broker(settings, "worker")
     await _run_until_stopped(settings, scheduler=False, worker=True, stop=stop)
 

@@ -14,8 +14,10 @@ from personae.accounts.models import Account
 from personae.characters.models import Character, CharacterAsset, CharacterLorebook
 from personae.characters.schemas import CharacterCreate, CharacterFields
 from personae.errors import Conflict, Invalid, NotFound
-from personae.social.actors import sync_character_actor
+from personae.federation.models import ActorKey
+from personae.social.actors import profile_changed, sync_character_actor
 from personae.social.counters import release_actor_counts
+from personae.social.models import Actor
 
 MAX_AVATAR_BYTES = 8 * 1024 * 1024
 _IMAGE_MAGIC = {
@@ -164,11 +166,20 @@ async def update_character(
     if fields.handle and fields.handle != character.handle:
         if await handle_taken(session, fields.handle):
             raise Conflict(f"the handle '{fields.handle}' is taken; choose another", "handle_taken")
+        if await session.get(ActorKey, character.id) is not None:
+            # Its key exists once another server has seen it: remote servers know it by
+            # an id built from the handle, so a new handle would orphan them.
+            raise Conflict(
+                f"@{character.handle} is known to other servers under this handle, so it "
+                "cannot change; duplicate the character to get one with a new handle",
+                "handle_federated",
+            )
         character.handle = fields.handle
     _apply_fields(character, fields)
     character.revision += 1
     await session.flush()
-    await sync_character_actor(session, character)
+    actor = await sync_character_actor(session, character)
+    await profile_changed(session, actor)
     await session.commit()
     return character
 
@@ -203,6 +214,9 @@ async def set_avatar(session: AsyncSession, account: Account, ref: str, data: by
     character.avatar = data
     character.avatar_mime = mime
     character.revision += 1
+    actor = await session.get(Actor, character.id)
+    if actor is not None:
+        await profile_changed(session, actor)
     await session.commit()
     return character
 

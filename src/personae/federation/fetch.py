@@ -11,9 +11,11 @@ httpcore passes the URL's host as SNI, not the address we dial.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import json
 import socket
+import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +30,8 @@ from personae.federation.signatures import Signer, sign_request
 ACCEPT = 'application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
 USER_AGENT = "personae (+https://github.com/personae)"
 MAX_URL_CHARS = 2048
+# Real ActivityPub documents nest a handful of levels; see json_tree_problem.
+MAX_JSON_DEPTH = 32
 MAX_REDIRECTS = 3
 # Delivery answers are read only for status and a short error text.
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -193,15 +197,21 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    # Loading the CA bundle takes tens of milliseconds; one context serves every request.
+    return httpx.create_ssl_context(trust_env=False)
+
+
 class _PinnedTransport(httpx.AsyncHTTPTransport):
     """httpx's own transport over a pool that dials through _PinnedBackend."""
 
     def __init__(self, backend: _PinnedBackend) -> None:
-        super().__init__(trust_env=False)
+        super().__init__(trust_env=False, verify=_ssl_context())
         # httpx does not expose httpcore's network_backend; swapping the pool is the
         # smallest way in, and keeps httpx's request/response and error mapping.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=_ssl_context(),
             max_connections=10,
             max_keepalive_connections=5,
             network_backend=backend,
@@ -281,8 +291,38 @@ async def _get_json(
             raise FetchError("body is not valid JSON") from exc
         if not isinstance(data, dict):
             raise FetchError("JSON body is not an object")
+        problem = json_tree_problem(data)
+        if problem:
+            raise FetchError(problem)
         return data
     raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
+
+def json_tree_problem(document: Any, max_depth: int = MAX_JSON_DEPTH) -> str | None:
+    """What is wrong with a JSON document from outside, or None.
+
+    Too deep a nest makes every later walk expensive; NUL characters and lone surrogates
+    cannot be stored by PostgreSQL and appear in no real ActivityPub document.
+    """
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > max_depth:
+            return f"the document nests deeper than {max_depth} levels"
+        if isinstance(value, dict):
+            for key, item in value.items():
+                stack.append((key, depth))
+                stack.append((item, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str):
+            if "\x00" in value:
+                return "the document contains a NUL character"
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "the document contains an unpaired surrogate"
+    return None
 
 
 async def fetch_json(

@@ -80,6 +80,10 @@ class OutboundEvent(IdMixin, Base):
     """
 
     __tablename__ = "outbound_events"
+    # `outbound.cancel` looks events up by these on every take-back (unlike, edit, ...).
+    __table_args__ = (
+        Index("ix_outbound_events_kind_actor_id_subject_id", "kind", "actor_id", "subject_id"),
+    )
 
     kind: Mapped[str] = mapped_column(String(30))
     actor_id: Mapped[str] = mapped_column(String(32))

@@ -6,14 +6,16 @@ that context for many posts in a few queries, for the outbox and single-note fet
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from markupsafe import escape
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from personae.federation.models import RemoteActor
 from personae.federation.urls import Urls
 from personae.social.models import Actor, Post, PostMention, PostTag
 
@@ -38,15 +40,48 @@ def absolute_links(html: str, urls: Urls) -> str:
 
 
 @dataclass(frozen=True)
+class RemoteRef:
+    """What a Note needs of a remote actor it names: its id and its profile page."""
+
+    uri: str
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class PostRef:
+    """A post a Note refers to (its parent, the post it quotes)."""
+
+    post_id: str
+    author_handle: str
+    # A remote post's own ActivityPub id; None for a post written here.
+    uri: str | None = None
+
+    def note_id(self, urls: Urls) -> str:
+        """The referred post's Note id."""
+        return self.uri or urls.note(self.author_handle, self.post_id)
+
+
+@dataclass(frozen=True)
 class NoteContext:
     """What a Note needs besides its post: author, mentioned actors, hashtags, parent."""
 
     author: Actor
     mentioned: Sequence[Actor] = ()
     tags: Sequence[str] = ()
-    # The post replied to, as (post id, its author's handle), when it still exists.
-    in_reply_to: tuple[str, str] | None = None
-    quote_of: tuple[str, str] | None = None
+    # The post replied to and the post quoted, when they still exist.
+    in_reply_to: PostRef | None = None
+    quote_of: PostRef | None = None
+    # The remote actors among `mentioned`, by actor id.
+    remote: Mapping[str, RemoteRef] = field(default_factory=dict)
+
+    def actor_id(self, actor: Actor, urls: Urls) -> str:
+        """The ActivityPub id of an actor the Note names (local or remote)."""
+        ref = self.remote.get(actor.id)
+        return ref.uri if ref else urls.actor(actor.handle)
+
+    def acct(self, actor: Actor, urls: Urls) -> str:
+        """`@user@domain` of an actor the Note names (a remote handle already is one)."""
+        return f"@{actor.handle}" if actor.id in self.remote else f"@{urls.acct(actor.handle)}"
 
 
 def addressing(
@@ -63,17 +98,30 @@ def addressing(
     return people, []  # direct: the addressed actors only
 
 
+def _remote_profile_links(html: str, context: NoteContext, urls: Urls) -> str:
+    """Point mention links of remote actors at their own profile pages, not our copy."""
+    for actor in context.mentioned:
+        ref = context.remote.get(actor.id)
+        if ref is not None:
+            html = html.replace(
+                f'href="{urls.base}/@{actor.handle}"', f'href="{escape(ref.url or ref.uri)}"'
+            )
+    return html
+
+
 def note_for(post: Post, context: NoteContext, urls: Urls) -> dict[str, Any]:
     """The Note of a post (no `@context`: the caller wraps it)."""
     author = context.author
     mentioned = [a for a in context.mentioned if a.id != author.id]
     actor_id = urls.actor(author.handle)
     to, cc = addressing(
-        post.visibility, urls.followers(author.handle), [urls.actor(a.handle) for a in mentioned]
+        post.visibility,
+        urls.followers(author.handle),
+        [context.actor_id(a, urls) for a in mentioned],
     )
-    content = absolute_links(post.content_html, urls)
+    content = _remote_profile_links(absolute_links(post.content_html, urls), context, urls)
     tags: list[dict[str, str]] = [
-        {"type": "Mention", "href": urls.actor(a.handle), "name": f"@{urls.acct(a.handle)}"}
+        {"type": "Mention", "href": context.actor_id(a, urls), "name": context.acct(a, urls)}
         for a in mentioned
     ]
     tags += [{"type": "Hashtag", "href": urls.tag(t), "name": f"#{t}"} for t in context.tags]
@@ -85,9 +133,7 @@ def note_for(post: Post, context: NoteContext, urls: Urls) -> dict[str, Any]:
         "published": iso(post.created_at),
         "to": to,
         "cc": cc,
-        "inReplyTo": urls.note(context.in_reply_to[1], context.in_reply_to[0])
-        if context.in_reply_to
-        else None,
+        "inReplyTo": context.in_reply_to.note_id(urls) if context.in_reply_to else None,
         "sensitive": bool(post.content_warning),
         "summary": post.content_warning or None,
         "content": content,
@@ -100,7 +146,7 @@ def note_for(post: Post, context: NoteContext, urls: Urls) -> dict[str, Any]:
         note["updated"] = iso(post.edited_at)
     if context.quote_of:
         # Misskey's and Fedibird's spelling; Mastodon 4.4+ reads `quote`/`quoteUri` too.
-        quoted = urls.note(context.quote_of[1], context.quote_of[0])
+        quoted = context.quote_of.note_id(urls)
         note["quoteUrl"] = quoted
         note["_misskey_quote"] = quoted
     return note
@@ -120,8 +166,13 @@ def create_for(post: Post, context: NoteContext, urls: Urls) -> dict[str, Any]:
     }
 
 
+def note_id(post: Post, author: Actor, urls: Urls) -> str:
+    """A post's Note id: a remote post's own `uri`, or ours for a local one."""
+    return post.uri or urls.note(author.handle, post.id)
+
+
 async def note_contexts(session: AsyncSession, posts: Sequence[Post]) -> dict[str, NoteContext]:
-    """The context of each post (by post id), loaded in four queries however many posts."""
+    """The context of each post (by post id), loaded in five queries however many posts."""
     if not posts:
         return {}
     post_ids = [p.id for p in posts]
@@ -139,22 +190,27 @@ async def note_contexts(session: AsyncSession, posts: Sequence[Post]) -> dict[st
         tags.setdefault(post_id, []).append(tag)
     refs = {p.in_reply_to_id for p in posts if p.in_reply_to_id}
     refs |= {p.quote_of_id for p in posts if p.quote_of_id}
-    ref_authors: dict[str, str] = {}
+    ref_posts: dict[str, Post] = {}
     if refs:
-        ref_authors = {
-            post_id: author_id
-            for post_id, author_id in await session.execute(
-                select(Post.id, Post.author_id).where(Post.id.in_(refs))
-            )
-        }
-    actor_ids = {p.author_id for p in posts} | set(ref_authors.values())
+        ref_posts = {p.id: p for p in await session.scalars(select(Post).where(Post.id.in_(refs)))}
+    actor_ids = {p.author_id for p in posts} | {p.author_id for p in ref_posts.values()}
     for ids in mentions.values():
         actor_ids |= set(ids)
     actors = {a.id: a for a in await session.scalars(select(Actor).where(Actor.id.in_(actor_ids)))}
+    remote_ids = [a.id for a in actors.values() if a.domain is not None]
+    remote: dict[str, RemoteRef] = {}
+    if remote_ids:
+        remote = {
+            r.actor_id: RemoteRef(uri=r.uri, url=r.url)
+            for r in await session.scalars(
+                select(RemoteActor).where(RemoteActor.actor_id.in_(remote_ids))
+            )
+        }
 
-    def ref(post_id: str | None) -> tuple[str, str] | None:
-        author = actors.get(ref_authors.get(post_id or "", ""))
-        return (post_id, author.handle) if post_id and author else None
+    def ref(post_id: str | None) -> PostRef | None:
+        found = ref_posts.get(post_id or "")
+        author = actors.get(found.author_id) if found else None
+        return PostRef(found.id, author.handle, found.uri) if found and author else None
 
     return {
         p.id: NoteContext(
@@ -165,6 +221,7 @@ async def note_contexts(session: AsyncSession, posts: Sequence[Post]) -> dict[st
             tags=tags.get(p.id, []),
             in_reply_to=ref(p.in_reply_to_id),
             quote_of=ref(p.quote_of_id),
+            remote={a: r for a, r in remote.items() if a in mentions.get(p.id, [])},
         )
         for p in posts
     }

@@ -37,6 +37,11 @@ REFRESH_AFTER = timedelta(days=1)
 MAX_NAME = 100
 MAX_BIO = 5000
 MAX_KEY_PEM = 10_000
+MAX_DOMAIN = 255
+MAX_HANDLE = 300  # actors.handle
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# Control characters (NUL included) and whitespace have no place in an address.
+_UNSAFE_URI_CHARS = re.compile(r"[\x00-\x20\x7f]")
 
 
 class BadActor(DomainError):
@@ -47,11 +52,20 @@ class BadActor(DomainError):
 
 
 def host_of(url: str) -> str:
-    """host[:port] of a URL, lower case ('' when it has none)."""
+    """host[:port] of a URL, lower case, the scheme's default port left out ('' if none).
+
+    Normalised (no zero-padded or default ports) so one server always has one name.
+    """
     try:
-        return urlsplit(url).netloc.lower()
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
     except ValueError:
         return ""
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
+    if port is None or DEFAULT_PORTS.get(parts.scheme) == port:
+        return host
+    return f"{host}:{port}"
 
 
 def check_uri(value: Any, what: str) -> str:
@@ -62,12 +76,13 @@ def check_uri(value: Any, what: str) -> str:
         parts = urlsplit(value)
     except ValueError as exc:
         raise BadActor(f"{what} is not a valid URL") from exc
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.netloc
-        or any(c in value for c in " \n\r\t")
-    ):
+    if parts.scheme not in ("http", "https") or not parts.netloc:
         raise BadActor(f"{what} must be an http(s) URL")
+    if _UNSAFE_URI_CHARS.search(value):
+        raise BadActor(f"{what} contains spaces or control characters")
+    host = host_of(value)
+    if not host or len(host) > MAX_DOMAIN:
+        raise BadActor(f"{what} has no valid host (at most {MAX_DOMAIN} characters)")
     return value
 
 
@@ -134,6 +149,11 @@ def parse_actor(document: dict[str, Any], fetched_from: str) -> ParsedActor:
     if actor_type not in ACTOR_TYPES:
         raise BadActor(f"type {str(actor_type)[:40]!r} is not an actor type")
     username = document.get("preferredUsername")
+    if username is None:
+        # Optional in ActivityPub: such an actor is named after the last part of its id.
+        username = urlsplit(uri).path.rstrip("/").rpartition("/")[2]
+        if not USERNAME.fullmatch(username):
+            raise BadActor("the actor has no preferredUsername and its id ends in no usable name")
     if not isinstance(username, str) or not USERNAME.fullmatch(username):
         raise BadActor("preferredUsername must be 1-64 letters, digits, '_', '.' or '-'")
     inbox = check_uri(document.get("inbox"), "the inbox")
@@ -156,11 +176,14 @@ def parse_actor(document: dict[str, Any], fetched_from: str) -> ParsedActor:
         raise BadActor(f"publicKeyPem is not a usable public key: {exc}") from exc
     endpoints = document.get("endpoints")
     shared = endpoints.get("sharedInbox") if isinstance(endpoints, dict) else None
+    domain = host_of(uri)
+    if len(f"{username}@{domain}") > MAX_HANDLE:
+        raise BadActor(f"user@domain is longer than {MAX_HANDLE} characters")
     return ParsedActor(
         uri=uri,
         actor_type=str(actor_type),
         username=username,
-        domain=host_of(uri),
+        domain=domain,
         name=_text(document.get("name"), MAX_NAME),
         bio=to_text(_text(document.get("summary"), MAX_BIO * 4))[:MAX_BIO],
         inbox=inbox,
@@ -214,6 +237,9 @@ async def store(session: AsyncSession, parsed: ParsedActor) -> tuple[Actor, Remo
         )
         remote = RemoteActor(actor_id=actor_id, uri=parsed.uri)
         session.add(actor)
+        # No relationship() ties the two, so the unit of work need not insert the actor
+        # first: flush it before its remote_actors row (SQLite checks the key at once).
+        await session.flush()
         session.add(remote)
     else:
         actor, remote = found

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from personae.deps import DB, get_state
-from personae.federation import discovery
+from personae.federation import discovery, inbox
+from personae.federation.context import Federation
+from personae.federation.ratelimit import FailedKeys, HostRateLimiter, RetryLater
 from personae.federation.urls import Urls
 
 router = APIRouter(tags=["federation"], include_in_schema=False)
@@ -135,6 +137,76 @@ async def note_activity(handle: str, post_id: str, request: Request, db: DB) -> 
     found = await discovery.public_actor(db, handle)
     post = await discovery.fetchable_post(db, found, post_id)
     return activity(await discovery.note_document(db, urls_of(request), post, activity=True))
+
+
+# --- inboxes ---------------------------------------------------------------------------
+
+
+def inbox_guards(request: Request) -> tuple[HostRateLimiter, FailedKeys]:
+    """The app's inbox rate limiter and failed-key memory (made on first use, kept for
+    the app's life)."""
+    state = request.app.state
+    limiter: HostRateLimiter | None = getattr(state, "inbox_limiter", None)
+    if limiter is None:
+        per_minute = get_state(request).settings.federation_inbox_requests_per_minute
+        limiter = HostRateLimiter(per_minute)
+        state.inbox_limiter = limiter
+    failures: FailedKeys | None = getattr(state, "inbox_failed_keys", None)
+    if failures is None:
+        failures = FailedKeys()
+        state.inbox_failed_keys = failures
+    return limiter, failures
+
+
+def request_target(request: Request) -> str:
+    """The path and query as sent (what the signature's (request-target) covers)."""
+    raw = request.scope.get("raw_path") or request.url.path.encode()
+    query = request.scope.get("query_string", b"")
+    target = bytes(raw).decode("latin-1")
+    return f"{target}?{bytes(query).decode('latin-1')}" if query else target
+
+
+async def receive(request: Request, db: DB, handle: str | None = None) -> Response:
+    """Hand a POST to the inbox pipeline; 202 when accepted (or knowingly ignored)."""
+    state = get_state(request)
+    limiter, failures = inbox_guards(request)
+    try:
+        await inbox.receive(
+            db,
+            state.engine,
+            Federation.from_settings(state.settings),
+            limiter,
+            failures,
+            method=request.method,
+            path=request_target(request),
+            headers={name.lower(): value for name, value in request.headers.items()},
+            chunks=request.stream(),
+            client_ip=request.client.host if request.client else None,
+            handle=handle,
+        )
+    except RetryLater as exc:  # 429 (rate limited) or 503 (the key is out of reach)
+        body = {"error": {"code": exc.code, "message": exc.message}}
+        headers = {"Retry-After": str(exc.retry_after_s)}
+        return JSONResponse(body, exc.status_code, headers=headers)
+    return Response(status_code=202)
+
+
+@router.post("/inbox")
+async def shared_inbox(request: Request, db: DB) -> Response:
+    """The instance-wide inbox."""
+    return await receive(request, db)
+
+
+@router.post("/actor/inbox")
+async def instance_inbox(request: Request, db: DB) -> Response:
+    """The instance actor's inbox (the same pipeline as the shared one)."""
+    return await receive(request, db)
+
+
+@router.post("/users/{handle}/inbox")
+async def actor_inbox(handle: str, request: Request, db: DB) -> Response:
+    """A local actor's inbox; 404 for actors remote servers cannot see."""
+    return await receive(request, db, handle)
 
 
 # --- content negotiation on the HTML addresses ---------------------------------------

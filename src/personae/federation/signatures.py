@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import re
@@ -111,8 +112,9 @@ def _check_size(bits: int) -> None:
         raise KeyFormatError(f"RSA key of {bits} bits (need {MIN_KEY_BITS}–{MAX_KEY_BITS})")
 
 
+@functools.lru_cache(maxsize=256)
 def load_private_key(pem: str) -> rsa.RSAPrivateKey:
-    """An unencrypted RSA private key from PEM, or KeyFormatError."""
+    """An unencrypted RSA private key from PEM, or KeyFormatError (cached: parsing is slow)."""
     try:
         key = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
     except (ValueError, TypeError, UnicodeEncodeError) as exc:
@@ -123,8 +125,9 @@ def load_private_key(pem: str) -> rsa.RSAPrivateKey:
     return key
 
 
+@functools.lru_cache(maxsize=1024)
 def load_public_key(pem: str) -> rsa.RSAPublicKey:
-    """An RSA public key from PEM (SubjectPublicKeyInfo or PKCS#1), or KeyFormatError."""
+    """An RSA public key from PEM (SubjectPublicKeyInfo or PKCS#1), or KeyFormatError (cached)."""
     if len(pem) > 16_384:
         raise KeyFormatError("public key PEM too long")
     try:

@@ -100,12 +100,22 @@ async def blocks_and_mutes(
     person also blocks their characters, and their characters cannot reach the
     blocker's. (A block of one character stays with that character.) Person actors
     have their own id as operator, so "actors operated by the other side" finds the
-    person and their characters, and nothing for a blocked character.
+    person and their characters, and nothing for a blocked character. Remote actors
+    operate nothing: a person's block of one covers the person's characters too.
     """
-    me, operator = actor.id, actor.operator_id
+    # A remote actor has no operator: it answers for itself.
+    me, operator = actor.id, actor.operator_id or actor.id
     query = union_all(
         select(literal("b"), Block.blocked_id).where(Block.blocker_id == me),
         select(literal("b"), Block.blocker_id).where(Block.blocked_id == me),
+        # Blocks between the operator and remote actors, which operate nothing and so
+        # escape the operator-wide branches below.
+        select(literal("b"), Block.blocked_id)
+        .join(Actor, Actor.id == Block.blocked_id)
+        .where(Block.blocker_id == operator, Actor.domain.is_not(None)),
+        select(literal("b"), Block.blocker_id)
+        .join(Actor, Actor.id == Block.blocker_id)
+        .where(Block.blocked_id == operator, Actor.domain.is_not(None)),
         select(literal("b"), Actor.id).where(
             Actor.operator_id.in_(select(Block.blocked_id).where(Block.blocker_id == operator))
         ),

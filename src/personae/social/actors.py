@@ -182,8 +182,24 @@ async def update_profile(
         actor.fields = clean_fields
     if locked is not None:
         actor.locked = locked
+    await profile_changed(session, actor)
     await session.commit()
     return actor
+
+
+async def profile_changed(session: AsyncSession, actor: Actor) -> None:
+    """Tell remote followers a local actor's profile changed (not committed).
+
+    Only the latest change needs to go out: the Update carries the whole profile as it is
+    when it is sent, so a pending one is replaced.
+    """
+    # Imported here: federation.outbound imports the federation documents, which import
+    # this module (remote actors are actors too).
+    from personae.federation import outbound
+
+    if outbound.is_local(actor):
+        await outbound.cancel(session, "profile.updated", actor.id)
+        await outbound.record(session, "profile.updated", actor.id)
 
 
 def preferences(actor: Actor) -> dict[str, Any]:
@@ -225,6 +241,8 @@ async def set_actor_image(
     from personae.characters.service import MAX_AVATAR_BYTES, _check_image, set_avatar, sniff_image
 
     if which == "avatar" and actor.kind == "character":
+        # Recorded first: set_avatar commits, and the event must go with its change.
+        await profile_changed(session, actor)
         await set_avatar(session, account, actor.id, data)
         return actor
     if len(data) > MAX_AVATAR_BYTES:
@@ -239,6 +257,7 @@ async def set_actor_image(
     assert loaded is not None
     setattr(loaded, which, data)
     setattr(loaded, f"{which}_mime", mime)
+    await profile_changed(session, loaded)
     await session.commit()
     return loaded
 

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.errors import Invalid, NotFound
+from personae.federation import outbound
 from personae.social.access import Viewer, actor_visible, get_visible_actor
 from personae.social.actors import require_can_publish
 from personae.social.models import Actor, Block, Follow, Mute, Notification
@@ -53,7 +54,10 @@ async def relationship(session: AsyncSession, viewer: Viewer, other_id: str) -> 
     )
 
 
-async def _counter(session: AsyncSession, follower_id: str, followee_id: str, step: int) -> None:
+async def count_follow(
+    session: AsyncSession, follower_id: str, followee_id: str, step: int
+) -> None:
+    """Move the two counters an accepted follow adds to (not committed)."""
     await session.execute(
         update(Actor)
         .where(Actor.id == follower_id)
@@ -66,8 +70,28 @@ async def _counter(session: AsyncSession, follower_id: str, followee_id: str, st
     )
 
 
-async def follow(session: AsyncSession, viewer: Viewer, handle: str) -> Follow:
-    """Follow an actor; a locked one gets a request to accept. Idempotent."""
+async def _accept_remote(
+    session: AsyncSession, follower: Actor, followee: Actor, row: Follow
+) -> None:
+    """A local actor accepted a remote follower: its server hears so (not committed)."""
+    if outbound.is_local(followee) and not outbound.is_local(follower):
+        await outbound.record(
+            session,
+            "follow.accepted",
+            followee.id,
+            follower.id,
+            {"uri": row.uri, "follow_id": row.id},
+        )
+
+
+async def follow(
+    session: AsyncSession, viewer: Viewer, handle: str, uri: str | None = None
+) -> Follow:
+    """Follow an actor; a locked one gets a request to accept. Idempotent.
+
+    Following a remote actor stays pending until its server accepts. `uri` is the id
+    of a remote follower's Follow activity (the inbox passes it), which our Accept names.
+    """
     actor = viewer.require_actor()
     require_can_publish(actor)
     target = await get_visible_actor(session, viewer, handle)
@@ -79,9 +103,17 @@ async def follow(session: AsyncSession, viewer: Viewer, handle: str) -> Follow:
         select(Follow).where(Follow.follower_id == actor.id, Follow.followee_id == target.id)
     )
     if existing is not None:
+        if uri and existing.uri != uri:
+            # A remote server following again (it lost our Accept, or re-followed): the
+            # new Follow is the one to answer.
+            existing.uri = uri
+            if existing.state == "accepted":
+                await _accept_remote(session, actor, target, existing)
+            await session.commit()
         return existing
-    state = "pending" if target.locked else "accepted"
-    row = Follow(follower_id=actor.id, followee_id=target.id, state=state)
+    remote_target = outbound.is_local(actor) and not outbound.is_local(target)
+    state = "pending" if target.locked or remote_target else "accepted"
+    row = Follow(follower_id=actor.id, followee_id=target.id, state=state, uri=uri)
     session.add(row)
     try:
         await session.flush()
@@ -94,22 +126,27 @@ async def follow(session: AsyncSession, viewer: Viewer, handle: str) -> Follow:
             raise
         return found
     if state == "accepted":
-        await _counter(session, actor.id, target.id, 1)
-    await notify(
-        session, target.id, "follow" if state == "accepted" else "follow_request", actor.id
-    )
+        await count_follow(session, actor.id, target.id, 1)
+        await _accept_remote(session, actor, target, row)
+    if remote_target:
+        await outbound.record(session, "follow", actor.id, target.id, {"follow_id": row.id})
+    else:
+        await notify(
+            session, target.id, "follow" if state == "accepted" else "follow_request", actor.id
+        )
     await session.commit()
     return row
 
 
-async def _drop_follow(session: AsyncSession, follower_id: str, followee_id: str) -> bool:
+async def _drop_follow(session: AsyncSession, follower_id: str, followee_id: str) -> Follow | None:
+    """End a follow (or request), fixing counters; the row that was deleted, if any."""
     row = await session.scalar(
         select(Follow).where(Follow.follower_id == follower_id, Follow.followee_id == followee_id)
     )
     if row is None:
-        return False
+        return None
     if row.state == "accepted":
-        await _counter(session, follower_id, followee_id, -1)
+        await count_follow(session, follower_id, followee_id, -1)
     else:
         await session.execute(
             delete(Notification).where(
@@ -119,15 +156,42 @@ async def _drop_follow(session: AsyncSession, follower_id: str, followee_id: str
             )
         )
     await session.delete(row)
-    return True
+    return row
+
+
+async def _undo_follow(session: AsyncSession, actor: Actor, target: Actor, row: Follow) -> None:
+    """A local actor stopped following a remote one: its server hears so (not committed)."""
+    if outbound.is_local(target) or not outbound.is_local(actor):
+        return
+    if await outbound.cancel(session, "follow", actor.id, target.id):
+        return  # the Follow was never sent, so there is nothing to undo
+    payload = {"follow_id": row.id, "uri": row.uri}
+    await outbound.record(session, "unfollow", actor.id, target.id, payload)
 
 
 async def unfollow(session: AsyncSession, viewer: Viewer, handle: str) -> None:
     """Stop following (or withdraw a request). Idempotent."""
     actor = viewer.require_actor()
     target = await get_visible_actor(session, viewer, handle)
-    await _drop_follow(session, actor.id, target.id)
+    row = await _drop_follow(session, actor.id, target.id)
+    if row is not None:
+        await _undo_follow(session, actor, target, row)
     await session.commit()
+
+
+async def _reject_remote(
+    session: AsyncSession, followee: Actor, follower: Actor, row: Follow
+) -> None:
+    """A local actor turned a remote follower away: its server hears so (not committed)."""
+    if outbound.is_local(followee) and not outbound.is_local(follower):
+        await outbound.cancel(session, "follow.accepted", followee.id, follower.id)
+        await outbound.record(
+            session,
+            "follow.rejected",
+            followee.id,
+            follower.id,
+            {"uri": row.uri, "follow_id": row.id},
+        )
 
 
 async def follow_requests(
@@ -168,9 +232,11 @@ async def answer_request(session: AsyncSession, viewer: Viewer, handle: str, acc
     )
     if accept:
         row.state = "accepted"
-        await _counter(session, requester.id, actor.id, 1)
+        await count_follow(session, requester.id, actor.id, 1)
         await notify(session, actor.id, "follow", requester.id)
+        await _accept_remote(session, requester, actor, row)
     else:
+        await _reject_remote(session, actor, requester, row)
         await session.delete(row)
     await session.commit()
 
@@ -179,7 +245,9 @@ async def remove_follower(session: AsyncSession, viewer: Viewer, handle: str) ->
     """Make an actor stop following the acting actor."""
     actor = viewer.require_actor()
     follower = await get_visible_actor(session, viewer, handle)
-    await _drop_follow(session, follower.id, actor.id)
+    row = await _drop_follow(session, follower.id, actor.id)
+    if row is not None:
+        await _reject_remote(session, actor, follower, row)
     await session.commit()
 
 
@@ -217,17 +285,19 @@ async def block(session: AsyncSession, viewer: Viewer, handle: str) -> None:
         select(Block.id).where(Block.blocker_id == actor.id, Block.blocked_id == target.id)
     )
     if existing is None:
-        session.add(Block(blocker_id=actor.id, blocked_id=target.id))
+        row = Block(blocker_id=actor.id, blocked_id=target.id)
+        session.add(row)
         # Between two people the block covers every actor either operates (see
-        # access.blocks_and_mutes), so follows between all of them end.
+        # access.blocks_and_mutes), so follows between all of them end. A remote person
+        # operates nothing here, so each side always includes the actor itself.
         mine: list[str] = [actor.id]
         theirs: list[str] = [target.id]
         if actor.kind == "person" and target.kind == "person":
-            mine = list(
-                await session.scalars(select(Actor.id).where(Actor.operator_id == actor.id))
+            mine += await session.scalars(
+                select(Actor.id).where(Actor.operator_id == actor.id, Actor.id != actor.id)
             )
-            theirs = list(
-                await session.scalars(select(Actor.id).where(Actor.operator_id == target.id))
+            theirs += await session.scalars(
+                select(Actor.id).where(Actor.operator_id == target.id, Actor.id != target.id)
             )
         pairs = await session.execute(
             select(Follow.follower_id, Follow.followee_id).where(
@@ -247,6 +317,9 @@ async def block(session: AsyncSession, viewer: Viewer, handle: str) -> None:
                 )
             )
         )
+        if outbound.is_local(actor) and not outbound.is_local(target):
+            await session.flush()
+            await outbound.record(session, "block", actor.id, target.id, {"block_id": row.id})
         await session.commit()
 
 
@@ -271,9 +344,15 @@ async def unblock(session: AsyncSession, viewer: Viewer, handle: str) -> None:
     """Lift a block the acting actor made. Idempotent."""
     actor = viewer.require_actor()
     target = await _target_of(session, viewer, handle, "block")
+    block_id = await session.scalar(
+        select(Block.id).where(Block.blocker_id == actor.id, Block.blocked_id == target.id)
+    )
     await session.execute(
         delete(Block).where(Block.blocker_id == actor.id, Block.blocked_id == target.id)
     )
+    sent = block_id is not None and outbound.is_local(actor) and not outbound.is_local(target)
+    if sent and not await outbound.cancel(session, "block", actor.id, target.id):
+        await outbound.record(session, "unblock", actor.id, target.id, {"block_id": block_id})
     await session.commit()
 
 

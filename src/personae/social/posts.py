@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.db import new_id, utcnow
 from personae.errors import Forbidden, Invalid, NotFound
+from personae.federation import outbound
 from personae.social import text as post_text
 from personae.social.access import (
     Viewer,
@@ -174,6 +175,8 @@ async def create_post(
     for target in mentioned.values():
         if parent is None or target.id != parent.author_id:
             await notify(session, target.id, "mention", author.id, post_id)
+    if outbound.is_local(author):
+        await outbound.record(session, "post.created", author.id, post_id)
     await session.commit()
     return post
 
@@ -234,6 +237,13 @@ async def edit_post(
     post.content_warning = new_cw
     post.language = new_language
     post.edited_at = utcnow()
+    if outbound.is_local(author):
+        # One event per post is enough: a Create not sent yet (or the latest Update)
+        # reads the post as it is when it is expanded.
+        await outbound.cancel(session, "post.updated", author.id, post.id)
+        unsent = await outbound.cancel(session, "post.created", author.id, post.id)
+        kind = "post.created" if unsent else "post.updated"
+        await outbound.record(session, kind, author.id, post.id)
     await session.commit()
     return post
 
@@ -260,8 +270,48 @@ async def delete_post(session: AsyncSession, viewer: Viewer, post_id: str) -> No
     await session.commit()
 
 
+async def _record_removal(session: AsyncSession, post: Post) -> None:
+    """Tell remote servers a local post (or repost) is gone, unless they never heard of it."""
+    author = await session.get(Actor, post.author_id)
+    if author is None or not outbound.is_local(author):
+        return
+    if not await outbound.federating(session):
+        return  # nobody remote could have heard of it (spares the lookups below)
+    if post.repost_of_id:
+        if await outbound.cancel(session, "repost", author.id, post.id):
+            return
+        original = await session.get(Post, post.repost_of_id)
+        await outbound.record(
+            session,
+            "unrepost",
+            author.id,
+            post.id,
+            {
+                "original_id": post.repost_of_id,
+                "original_author_id": original.author_id if original else None,
+                "original_uri": original.uri if original else None,
+                "handle": author.handle,
+            },
+        )
+        return
+    await outbound.cancel(session, "post.updated", author.id, post.id)
+    if await outbound.cancel(session, "post.created", author.id, post.id):
+        return
+    addressed = await session.scalars(
+        select(PostMention.actor_id).where(PostMention.post_id == post.id)
+    )
+    await outbound.record(
+        session,
+        "post.deleted",
+        author.id,
+        post.id,
+        {"handle": author.handle, "visibility": post.visibility, "addressed": sorted(addressed)},
+    )
+
+
 async def remove_post(session: AsyncSession, post: Post) -> None:
     """Delete a post and fix the counters it touched (no commit)."""
+    await _record_removal(session, post)
     if post.repost_of_id:
         await session.execute(
             update(Post)
@@ -298,7 +348,8 @@ async def like(session: AsyncSession, viewer: Viewer, post_id: str) -> Post:
         select(Like.id).where(Like.post_id == post.id, Like.actor_id == actor.id)
     )
     if existing is None:
-        session.add(Like(post_id=post.id, actor_id=actor.id))
+        row = Like(post_id=post.id, actor_id=actor.id)
+        session.add(row)
         try:
             await session.flush()
         except IntegrityError:  # a concurrent like of the same post by the same actor
@@ -308,6 +359,8 @@ async def like(session: AsyncSession, viewer: Viewer, post_id: str) -> Post:
             update(Post).where(Post.id == post.id).values(likes_count=Post.likes_count + 1)
         )
         await notify(session, post.author_id, "like", actor.id, post.id)
+        if outbound.is_local(actor):
+            await outbound.record(session, "like", actor.id, post.id, {"like_id": row.id})
         await session.commit()
         await session.refresh(post)
     return post
@@ -317,6 +370,9 @@ async def unlike(session: AsyncSession, viewer: Viewer, post_id: str) -> Post:
     """Take a like back (idempotent)."""
     actor = viewer.require_actor()
     post = await _original(session, viewer, post_id)
+    like_id = await session.scalar(
+        select(Like.id).where(Like.post_id == post.id, Like.actor_id == actor.id)
+    )
     result = await session.execute(
         delete(Like).where(Like.post_id == post.id, Like.actor_id == actor.id)
     )
@@ -324,6 +380,9 @@ async def unlike(session: AsyncSession, viewer: Viewer, post_id: str) -> Post:
         await session.execute(
             update(Post).where(Post.id == post.id).values(likes_count=Post.likes_count - 1)
         )
+        sent = outbound.is_local(actor) and like_id is not None
+        if sent and not await outbound.cancel(session, "like", actor.id, post.id):
+            await outbound.record(session, "unlike", actor.id, post.id, {"like_id": like_id})
     await session.commit()
     await session.refresh(post)
     return post
@@ -368,6 +427,8 @@ async def repost(session: AsyncSession, viewer: Viewer, post_id: str) -> Post:
         update(Post).where(Post.id == original.id).values(reposts_count=Post.reposts_count + 1)
     )
     await notify(session, original.author_id, "repost", actor.id, original.id)
+    if outbound.is_local(actor):
+        await outbound.record(session, "repost", actor.id, repost_id, {"original_id": original.id})
     await session.commit()
     return shared
 

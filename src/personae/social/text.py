@@ -1,4 +1,5 @@
-"""Post text: find @mentions, #hashtags and links, and render safe HTML.
+"""Post text: find @mentions (local `@handle` and remote `@user@domain`), #hashtags and
+links, and render safe HTML.
 
 Written here rather than with a linkify library because mentions must be resolved
 against our own actors, and the three kinds of token have to be found in one pass so a
@@ -16,17 +17,22 @@ from markupsafe import escape
 MAX_TAG_LENGTH = 100
 MAX_TAGS = 30
 MAX_MENTIONS = 30
-# One alternation, tried left to right, so `https://x/#a` is a link, not a tag.
+# One alternation, tried left to right, so `https://x/#a` is a link, not a tag. A remote
+# mention is tried before a local one so `@bob@example.org` is not read as `@bob`; its
+# domain needs a dot and may not end in one, so "@bob@example.org." ends the sentence.
 _TOKEN = re.compile(
     r"(?P<link>https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]])"
-    r"|(?<![\w@/])@(?P<mention>[A-Za-z0-9_]{2,30})(?![\w@])"
+    r"|(?<![\w@/])@(?P<mention>"
+    r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+(?::\d{1,5})?"
+    r"|[A-Za-z0-9_]{2,30})(?![\w@])"
     r"|(?<![\w&/#])#(?P<tag>\w*[^\W\d_]\w*)",
 )
 
 
 @dataclass(frozen=True)
 class ParsedText:
-    """Handles mentioned (lower case, in order) and hashtags (lower case, in order)."""
+    """Handles mentioned (lower case, in order; remote ones as `user@domain`) and hashtags
+    (lower case, in order)."""
 
     mentions: list[str]
     tags: list[str]

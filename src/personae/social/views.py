@@ -42,6 +42,8 @@ def actor_summary(actor: Actor, operator: Account | None) -> dict[str, Any]:
         "locked": actor.locked,
         "avatar_url": f"/api/v1/actors/{actor.handle}/avatar",
         "url": f"/@{actor.handle}",
+        # The server of a remote actor (its handle is user@domain); None for local ones.
+        "domain": actor.domain,
     }
 
 
@@ -74,13 +76,15 @@ def actor_profile(
     return out
 
 
-async def load_actors(session: AsyncSession, ids: set[str]) -> dict[str, tuple[Actor, Account]]:
-    """Actors by id with their operators' accounts."""
+async def load_actors(
+    session: AsyncSession, ids: set[str]
+) -> dict[str, tuple[Actor, Account | None]]:
+    """Actors by id with their operators' accounts (None for remote actors, which have none)."""
     if not ids:
         return {}
     rows = await session.execute(
         select(Actor, Account)
-        .join(Account, Account.id == Actor.operator_id)
+        .outerjoin(Account, Account.id == Actor.operator_id)
         .where(Actor.id.in_(sorted(ids)))
     )
     return {actor.id: (actor, account) for actor, account in rows}
@@ -161,7 +165,7 @@ async def render_posts(
             "edited_at": post.edited_at.isoformat() if post.edited_at else None,
             "author": actor_summary(author, operator),
             "is_ai": post.author_is_ai or post.origin_is_ai,
-            "ai_label": ai_label(author, operator.username),
+            "ai_label": ai_label(author, operator.username if operator else None),
             "visibility": post.visibility,
             "text": post.text,
             "content_html": post.content_html,

@@ -9,10 +9,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from personae.deps import DB
+from personae.deps import DB, get_state
+from personae.errors import DomainError
+from personae.federation.context import Federation
+from personae.federation.remote import ACCT, lookup_acct
 from personae.social import directory, search
 from personae.social.access import Viewer as SocialViewer
-from personae.social.access import viewer_for
+from personae.social.access import get_visible_actor, viewer_for
+from personae.social.actors import find_actor
 from personae.social.graph import Relationship
 from personae.social.views import render_posts
 from personae.web.guard import PageRoute
@@ -58,6 +62,44 @@ async def character_cards(
     return cards
 
 
+def account_address(q: str) -> tuple[str, str] | None:
+    """(user, domain) when the search is an account address (`@user@domain`), else None.
+
+    The domain must have a dot, so a half-typed address ("bob@exa") does not send a
+    lookup to a server that cannot exist.
+    """
+    match = ACCT.fullmatch(q)
+    if match is None or "." not in match.group("domain"):
+        return None
+    return match.group("user"), match.group("domain").lower()
+
+
+async def look_up_account(
+    request: Request, db: AsyncSession, viewer: SocialViewer, user: str, domain: str
+) -> tuple[list[dict[str, Any]], str]:
+    """The account an address names, as a result row, and an error message ("" if none).
+
+    Signed-in viewers may make the server ask the account's own (remote) server; visitors
+    only find accounts this server already knows.
+    """
+    federation = Federation.from_settings(get_state(request).settings)
+    handle = f"{user}@{domain}".lower()
+    try:
+        if domain == federation.urls.domain:
+            actor = await get_visible_actor(db, viewer, user)
+        elif viewer.actor is None:
+            known = await find_actor(db, handle)
+            if known is None:
+                return [], "Log in to look up accounts on other servers."
+            actor = await get_visible_actor(db, viewer, known.handle)
+        else:
+            found, _ = await lookup_acct(db, federation, handle)
+            actor = await get_visible_actor(db, viewer, found.handle)
+    except DomainError as exc:
+        return [], exc.message
+    return await actor_rows(db, viewer, [actor]), ""
+
+
 def explore_url(tab: str, q: str = "", tag: str = "", cursor: str | None = None) -> str:
     """The address of an Explore view (its first page, or the page after `cursor`)."""
     params = {"tab": tab} if tab != "characters" else {}
@@ -92,9 +134,12 @@ async def explore_page(
     """
     viewer = await viewer_for(db, account)
     q = q.strip()
+    address = account_address(q)
+    if address is not None and tab == "characters":
+        tab = "people"  # an account address names one account: show it, found or not
     tag = directory.normal_tag(tag) if tag.strip() else ""
     context = page_context(account, active="explore", tab=tab, q=q, tag=tag, tags=[])
-    context.update(cards=[], people=[], posts=[], older=None)
+    context.update(cards=[], people=[], posts=[], older=None, lookup_error="")
     if tab == "characters":
         listed, next_cursor = await directory.list_characters(db, viewer, q, tag, cursor, CARDS)
         context["cards"] = await character_cards(db, viewer, listed)
@@ -104,6 +149,10 @@ async def explore_page(
         context["tags"] = [tag, *popular] if tag and tag not in popular else popular
     elif tab == "trending":
         context["cards"] = await character_cards(db, viewer, await directory.trending(db, viewer))
+    elif tab == "people" and address is not None:
+        context["people"], context["lookup_error"] = await look_up_account(
+            request, db, viewer, *address
+        )
     elif tab == "people" and q:
         found, next_cursor = await search.search_actors(db, viewer, q, cursor)
         context["people"] = await actor_rows(db, viewer, found)

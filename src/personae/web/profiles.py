@@ -7,7 +7,9 @@ form post with a redirect back, so the page works without JavaScript too.
 
 from __future__ import annotations
 
+import re
 import zlib
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Path, Request
@@ -19,6 +21,7 @@ from personae.accounts.models import Account
 from personae.characters.models import Character
 from personae.deps import DB
 from personae.errors import DomainError, NotFound
+from personae.federation.remote import remote_of
 from personae.social import directory, graph, reports, timelines
 from personae.social.access import Viewer as SocialViewer
 from personae.social.access import get_visible_actor, viewer_for
@@ -34,7 +37,8 @@ router = APIRouter(include_in_schema=False, route_class=PageRoute)
 HUES = 8
 LIST_PAGE = 40
 Action = Literal["follow", "unfollow", "block", "unblock", "mute", "unmute"]
-Handle = Annotated[str, Path(max_length=64)]
+# Room for a remote actor's `user@domain` (64-character user, 253-character domain, port).
+Handle = Annotated[str, Path(max_length=330)]
 REPORT_REASONS = {
     "spam": "Spam",
     "harassment": "Harassment or bullying",
@@ -57,6 +61,15 @@ def hue(handle: str) -> int:
     return zlib.crc32(handle.encode()) % HUES
 
 
+def dom_id(handle: str) -> str:
+    """A handle made safe for an HTML id and a CSS selector (htmx targets).
+
+    Local handles are already safe and stay as they are; a remote `user@domain` gets `-`
+    for its `@`, `.` and `:`, which no local handle contains, so the two never clash.
+    """
+    return re.sub(r"[^A-Za-z0-9_]", "-", handle)
+
+
 def actor_view(
     actor: Actor,
     operator: Account | None,
@@ -71,6 +84,7 @@ def actor_view(
         has_header=bool(actor.header_mime),
         initial=(actor.display_name or actor.handle)[:1].upper(),
         hue=hue(actor.handle),
+        dom_id=dom_id(actor.handle),
         is_self=actor.id == viewer.actor_id,
         own=viewer.account is not None and actor.operator_id == viewer.account.id,
         signed_in=viewer.actor is not None,
@@ -122,6 +136,10 @@ async def full_view(session: AsyncSession, viewer: SocialViewer, actor: Actor) -
     if actor.kind == "character":
         character = await session.get(Character, actor.id)
         view["tags"] = [str(t) for t in (character.tags if character else [])][:8]
+    if actor.domain is not None:
+        remote = await remote_of(session, actor.id)
+        # Where to read the rest: this server only has what reached it.
+        view["remote_url"] = (remote.url or remote.uri) if remote else ""
     return view
 
 
@@ -228,6 +246,7 @@ async def following_page(
 
 async def act(db: AsyncSession, viewer: SocialViewer, handle: str, action: Action) -> None:
     """Carry out one of the action bar's buttons through the graph service."""
+    operations: dict[str, Callable[[AsyncSession, SocialViewer, str], Awaitable[object]]]
     operations = {
         "follow": graph.follow,
         "unfollow": graph.unfollow,

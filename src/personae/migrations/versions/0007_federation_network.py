@@ -109,6 +109,12 @@ def upgrade() -> None:
         sa.Column("created_at", personae.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbound_events")),
     )
+    op.create_index(
+        "ix_outbound_events_kind_actor_id_subject_id",
+        "outbound_events",
+        ["kind", "actor_id", "subject_id"],
+        unique=False,
+    )
     op.create_table(
         "deliveries",
         sa.Column("activity_id", sa.String(length=500), nullable=False),

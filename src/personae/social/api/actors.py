@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, UploadFile
@@ -9,8 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from personae.characters.routes import read_upload
 from personae.characters.service import MAX_AVATAR_BYTES
-from personae.deps import DB
-from personae.errors import NotFound
+from personae.deps import DB, get_state
+from personae.errors import Invalid, NotFound
+from personae.federation.context import Federation
+from personae.federation.remote import lookup_acct, parse_acct
 from personae.social import actors as actor_service
 from personae.social import graph, timelines
 from personae.social.access import get_visible_actor
@@ -19,6 +22,7 @@ from personae.social.models import Actor, Follow
 from personae.social.views import actor_profile, load_actors, render_actors
 
 router = APIRouter(prefix="/api/v1", tags=["actors"])
+LOCAL_HANDLE = re.compile(r"[A-Za-z0-9_]{1,30}")
 
 
 class ProfileField(BaseModel):
@@ -62,6 +66,38 @@ async def follow_page(db: DB, rows: list[tuple[Follow, Actor]], limit: int) -> d
         "items": await render_actors(db, [a for _, a in rows]),
         "next_cursor": rows[-1][0].id if len(rows) == limit else None,
     }
+
+
+# Before "/actors/{handle}", which would otherwise take "lookup" for a handle.
+@router.get("/actors/lookup")
+async def lookup_actor(
+    request: Request,
+    viewer: ViewerDep,
+    db: DB,
+    acct: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=330,
+            description="An account address, user@domain (a leading @ is fine); a bare "
+            "handle finds a local actor.",
+        ),
+    ],
+) -> dict[str, Any]:
+    """Find an actor by address; a remote one is fetched from its server (signed in only)."""
+    value = acct.strip().lstrip("@")
+    if "@" not in value:
+        if not LOCAL_HANDLE.fullmatch(value):
+            raise Invalid("write an account as user@domain, or a local handle", code="bad_acct")
+        return await _profile(db, viewer, value)
+    user, domain = parse_acct(value)
+    federation = Federation.from_settings(get_state(request).settings)
+    if domain == federation.urls.domain:
+        return await _profile(db, viewer, user)
+    # Asking another server costs it (and us) a request: only members may make us do so.
+    viewer.require_actor()
+    actor, _ = await lookup_acct(db, federation, value)
+    return await _profile(db, viewer, actor.handle)
 
 
 @router.get("/actors/{handle}")
