@@ -32,7 +32,7 @@ FILTERS: dict[str, tuple[str, ...]] = {
     "follows": ("follow", "follow_request"),
 }
 Filter = Literal["all", "mentions", "likes", "reposts", "follows"]
-Handle = Annotated[str, Path(max_length=64)]
+Handle = Annotated[str, Path(max_length=330)]
 
 
 async def notification_items(
