@@ -142,6 +142,23 @@ async def test_forged_signature_is_401(
     await refused(app, r, 401, stored)
 
 
+async def test_a_request_signed_for_another_server_is_401(
+    db_kind: str,
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    alice: dict[str, str],
+    remote: RemoteServer,
+) -> None:
+    bob = remote.actor("bob")
+    before = await counts(app)
+    body = json.dumps(follow(bob)).encode()
+    # Validly signed by bob, but for another server's inbox (as that server would pass on).
+    headers = signed("https://elsewhere.example/inbox", body, bob.key_id, bob.private_pem)
+    r = await client.post("/inbox", content=body, headers=headers)
+    await refused(app, r, 401, before)
+    assert "another server" in r.text
+
+
 async def test_tampered_body_is_401(
     db_kind: str,
     app: FastAPI,

@@ -326,6 +326,12 @@ def _verify(
     pem: str,
     federation: Federation,
 ) -> None:
+    # The signature covers `host`: a request signed for another server (one that passes
+    # on what it received) must not count here.
+    ours = host_of(federation.urls.base)
+    scheme = federation.urls.base.partition("://")[0]
+    if host_of(f"{scheme}://{headers.get('host', '')}") != ours:
+        raise SignatureError(f"the request was signed for another server, not {ours}")
     verify_request(method, path, headers, body, pem, max_skew_s=federation.skew_s)
 
 
