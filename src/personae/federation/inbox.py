@@ -35,7 +35,7 @@ from personae.federation import inbound
 from personae.federation.activities import Activity, BadActivity, Unwanted
 from personae.federation.context import Federation
 from personae.federation.discovery import public_actor
-from personae.federation.fetch import FetchError, UnsafeURL
+from personae.federation.fetch import FetchError, UnsafeURL, json_tree_problem
 from personae.federation.inbound_posts import NOTE_TYPES, check_note
 from personae.federation.models import InboundActivity, RemoteActor
 from personae.federation.ratelimit import (
@@ -123,33 +123,6 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _check_tree(document: Any) -> None:
-    """Depth within MAX_DEPTH; no NUL or lone surrogate in any string (PostgreSQL
-    stores neither, and no real activity has them)."""
-    stack: list[tuple[Any, int]] = [(document, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise Malformed(f"the activity nests deeper than {MAX_DEPTH} levels")
-        if isinstance(value, dict):
-            for key, item in value.items():
-                _check_string(key)
-                stack.append((item, depth + 1))
-        elif isinstance(value, list):
-            stack.extend((item, depth + 1) for item in value)
-        elif isinstance(value, str):
-            _check_string(value)
-
-
-def _check_string(value: str) -> None:
-    if "\x00" in value:
-        raise Malformed("the activity contains a NUL character")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise Malformed("the activity contains an unpaired surrogate") from exc
-
-
 def parse_json(body: bytes) -> dict[str, Any]:
     """The body as a JSON object (400 for invalid UTF-8, bad JSON, non-objects, deep nests)."""
     try:
@@ -162,7 +135,9 @@ def parse_json(body: bytes) -> dict[str, Any]:
         raise Malformed("the body is not valid JSON") from exc
     if not isinstance(document, dict):
         raise Malformed("the body must be a JSON object")
-    _check_tree(document)
+    problem = json_tree_problem(document, MAX_DEPTH)
+    if problem:
+        raise Malformed(problem)
     return document
 
 
