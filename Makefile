@@ -1,5 +1,6 @@
 # personae: `make run` starts the server on its embedded default (a fresh instance gets the
-# demo community first); `make test` runs the suite.
+# demo community first); `make test` runs the suite (CI runs exactly that); `make test-fast`
+# is the quick loop while developing.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -7,7 +8,7 @@ BIN := $(VENV)/bin
 PERSONAE_TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 export PERSONAE_TEST_POSTGRES_URL
 
-.PHONY: run test install install-test lint bench clean
+.PHONY: run test test-fast install install-test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +35,14 @@ lint: install-test
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src/personae
 
+# Everything, including the browser tests and the tiny smoke runs of every bench/ script
+# (tests/test_benches.py), so a schema change cannot silently break a benchmark.
 test: lint
 	$(BIN)/pytest -q -p no:cacheprovider
+
+# Without lint, the browser tests, the slow tests and the bench smoke runs.
+test-fast: install-test
+	$(BIN)/pytest -q -p no:cacheprovider -m "not slow and not bench" --ignore=tests/browser
 
 bench: install-test
 	$(BIN)/python bench/chat.py

@@ -23,6 +23,9 @@ Run (from the repository root):
   .venv/bin/python bench/agents.py                       # everything
   .venv/bin/python bench/agents.py --skip-model --actions 2000
   .venv/bin/python bench/agents.py --db sqlite --model-actions 24
+The actions run at the moment the run starts (after the cast is written), never at a fixed
+date, so the bench keeps working whatever the date. It exits with status 1 when an action
+failed (the test suite runs it at a tiny size, `--post-tokens` keeping the model part short).
 """
 
 from __future__ import annotations
@@ -46,8 +49,8 @@ from typing import Any
 
 from sqlalchemy import text
 
+from personae import clock
 from personae.accounts.models import Account
-from personae.agents import clock
 from personae.agents import engine as agents
 from personae.agents.engine import Engine
 from personae.agents.service import default_settings
@@ -66,7 +69,7 @@ from personae.social.posts import create_post
 
 PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 PG_BENCH = "personae_bench_agents"
-NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+FAILED_OUTCOMES = ("retry", "failed")
 INTERESTS = ["sailing", "stars", "gardens", "old computers", "tea", "rain", "jazz", "maps"]
 POST_TEXTS = [
     "The tide is turning and the harbour smells of salt and tar this morning.",
@@ -182,25 +185,25 @@ class Cast:
     mentions: list[tuple[str, str, str]] = field(default_factory=list)  # post, author, char
 
 
-async def fresh_database(kind: str, folder: Path) -> str:
-    """A new, migrated database; its URL."""
+async def fresh_database(kind: str, folder: Path, args: argparse.Namespace) -> str:
+    """A new, empty database; its URL."""
     if kind == "sqlite":
         return f"sqlite+aiosqlite:///{folder / 'agents.db'}"
-    admin = make_engine(PG_ADMIN)
+    admin = make_engine(args.pg_admin_url)
     async with admin.connect() as conn:
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f"DROP DATABASE IF EXISTS {PG_BENCH}"))
-        await conn.execute(text(f"CREATE DATABASE {PG_BENCH}"))
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{args.pg_database}" WITH (FORCE)'))
+        await conn.execute(text(f'CREATE DATABASE "{args.pg_database}"'))
     await admin.dispose()
-    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{PG_BENCH}"
+    return args.pg_admin_url.rsplit("/", 1)[0] + f"/{args.pg_database}"
 
 
-async def drop_pg() -> None:
+async def drop_pg(args: argparse.Namespace) -> None:
     """Remove the PostgreSQL benchmark database."""
-    admin = make_engine(PG_ADMIN)
+    admin = make_engine(args.pg_admin_url)
     async with admin.connect() as conn:
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f"DROP DATABASE IF EXISTS {PG_BENCH}"))
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{args.pg_database}" WITH (FORCE)'))
     await admin.dispose()
 
 
@@ -272,22 +275,24 @@ async def write_posts(sessions: Any, cast: Cast, count: int, rng: random.Random)
             cast.mentions.append((post.id, person.id, character.id))
 
 
-async def due_actions(sessions: Any, cast: Cast, count: int, rng: random.Random) -> list[str]:
-    """`count` agenda items due now: half posts, a quarter replies, a quarter browsing."""
+async def due_actions(
+    sessions: Any, cast: Cast, count: int, rng: random.Random, now: datetime
+) -> list[str]:
+    """`count` agenda items due `now`: half posts, a quarter replies, a quarter browsing."""
     rows = []
-    with clock.fixed(NOW - timedelta(minutes=1)):
+    with clock.fixed(now - timedelta(minutes=1)):
         for n in range(count):
             character = rng.choice(cast.characters)
             roll = n % 4
             if roll in (0, 1):
-                rows.append(agenda_row(character.id, "post", f"bench:post:{n}", NOW, "bench"))
+                rows.append(agenda_row(character.id, "post", f"bench:post:{n}", now, "bench"))
             elif roll == 2 and cast.mentions:
                 post_id, author, target = cast.mentions[n % len(cast.mentions)]
                 rows.append(
-                    agenda_row(target, "reply", f"bench:reply:{n}", NOW, "bench", post_id, author)
+                    agenda_row(target, "reply", f"bench:reply:{n}", now, "bench", post_id, author)
                 )
             else:
-                rows.append(agenda_row(character.id, "browse", f"bench:browse:{n}", NOW, "bench"))
+                rows.append(agenda_row(character.id, "browse", f"bench:browse:{n}", now, "bench"))
     async with sessions() as session:
         for start in range(0, len(rows), 500):
             await insert_agenda(session, rows[start : start + 500])
@@ -295,8 +300,11 @@ async def due_actions(sessions: Any, cast: Cast, count: int, rng: random.Random)
     return [row["id"] for row in rows]
 
 
-async def run_all(engine: Engine, ids: list[str], concurrency: int) -> tuple[float, Counter[str]]:
-    """Carry out the items as workers would, `concurrency` at a time; wall seconds, outcomes."""
+async def run_all(
+    engine: Engine, ids: list[str], concurrency: int, now: datetime
+) -> tuple[float, Counter[str]]:
+    """Carry out the items as workers would, at `now`, `concurrency` at a time; wall seconds,
+    outcomes."""
     queue: asyncio.Queue[str] = asyncio.Queue()
     for item_id in ids:
         queue.put_nowait(item_id)
@@ -305,10 +313,10 @@ async def run_all(engine: Engine, ids: list[str], concurrency: int) -> tuple[flo
     async def worker() -> None:
         while not queue.empty():
             item_id = queue.get_nowait()
-            outcomes[await agents.run_item(engine, item_id, NOW)] += 1
+            outcomes[await agents.run_item(engine, item_id, now)] += 1
 
     started = time.perf_counter()
-    with clock.fixed(NOW):
+    with clock.fixed(now):
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     return time.perf_counter() - started, outcomes
 
@@ -317,7 +325,7 @@ async def platform_alone(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     """(a): actions per second with the fake backend."""
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as folder:
-        url = await fresh_database(kind, Path(folder))
+        url = await fresh_database(kind, Path(folder), args)
         database = make_engine(url)
         try:
             await upgrade(database)
@@ -328,14 +336,15 @@ async def platform_alone(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             engine = Engine(settings, sessions, registry)
             cast = await build_cast(sessions, args.people, args.characters, "fake", rng)
             await write_posts(sessions, cast, args.mentions, rng)
-            ids = await due_actions(sessions, cast, args.actions, rng)
-            await run_all(engine, ids[: args.warmup], args.concurrency)  # warm caches
+            now = clock.now()  # after the cast and its posts, so they lie in the past
+            ids = await due_actions(sessions, cast, args.actions, rng, now)
+            await run_all(engine, ids[: args.warmup], args.concurrency, now)  # warm caches
             rest = ids[args.warmup :]
             processes = args.processes if kind == "postgres" else 1
             if processes > 1:
-                wall, outcomes = await in_processes(url, rest, processes, args.concurrency)
+                wall, outcomes = await in_processes(url, rest, processes, args.concurrency, now)
             else:
-                wall, outcomes = await run_all(engine, rest, args.concurrency)
+                wall, outcomes = await run_all(engine, rest, args.concurrency, now)
             return {
                 "db": kind,
                 "processes": processes,
@@ -347,11 +356,11 @@ async def platform_alone(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         finally:
             await database.dispose()
             if kind == "postgres":
-                await drop_pg()
+                await drop_pg(args)
 
 
 async def in_processes(
-    url: str, ids: list[str], processes: int, concurrency: int
+    url: str, ids: list[str], processes: int, concurrency: int, now: datetime
 ) -> tuple[float, Counter[str]]:
     """Carry the items out in `processes` worker processes (as `personae worker`s would);
     timed from a common start signal, after each has imported and connected."""
@@ -365,6 +374,8 @@ async def in_processes(
             url,
             "--concurrency",
             str(concurrency),
+            "--now",
+            now.isoformat(),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )
@@ -385,7 +396,7 @@ async def in_processes(
     return time.perf_counter() - started, outcomes
 
 
-async def worker_process(url: str, concurrency: int) -> None:
+async def worker_process(url: str, concurrency: int, now: datetime) -> None:
     """One worker process of `in_processes`: read ids, signal ready, run on 'go'."""
     ids = sys.stdin.readline().split()
     database = make_engine(url)
@@ -396,7 +407,7 @@ async def worker_process(url: str, concurrency: int) -> None:
         await session.execute(text("SELECT 1"))  # connect before the clock starts
     print("ready", flush=True)
     sys.stdin.readline()
-    _, outcomes = await run_all(engine, ids, concurrency)
+    _, outcomes = await run_all(engine, ids, concurrency, now)
     await database.dispose()
     print(json.dumps(dict(outcomes)), flush=True)
 
@@ -418,22 +429,25 @@ async def engine_on_model(args: argparse.Namespace) -> dict[str, Any]:
             registry = BackendRegistry("embedded")
             registry.register("embedded", recording)
             # Repeats are not what this measures; the 135M model repeats itself often.
-            settings = Settings(database_url=url, moderation_repeat_window=0)
+            cap = {"agents_post_max_tokens": args.post_tokens} if args.post_tokens else {}
+            settings = Settings(database_url=url, moderation_repeat_window=0, **cap)
             engine = Engine(settings, sessions, registry)
             cast = await build_cast(sessions, 6, slots * 2, "embedded", rng)
             await write_posts(sessions, cast, 12, rng)
-            warm = await due_actions(sessions, cast, slots, rng)
-            await run_all(engine, warm, slots)  # load the model, fill the caches
+            now = clock.now()
+            warm = await due_actions(sessions, cast, slots, rng, now)
+            await run_all(engine, warm, slots, now)  # load the model, fill the caches
             recording.calls.clear()
             rows = []
-            with clock.fixed(NOW - timedelta(minutes=1)):
+            now = clock.now()  # later than everything the warm-up wrote
+            with clock.fixed(now - timedelta(minutes=1)):
                 for n in range(args.model_actions):
                     character = cast.characters[n % len(cast.characters)]
-                    rows.append(agenda_row(character.id, "post", f"model:{n}", NOW, "bench"))
+                    rows.append(agenda_row(character.id, "post", f"model:{n}", now, "bench"))
             async with sessions() as session:
                 await insert_agenda(session, rows)
                 await session.commit()
-            wall, outcomes = await run_all(engine, [r["id"] for r in rows], slots)
+            wall, outcomes = await run_all(engine, [r["id"] for r in rows], slots, now)
             calls = list(recording.calls)
             engine_tokens = sum(done.usage.completion_tokens for _, _, done in calls)
             prompt_tokens = sum(done.usage.prompt_tokens for _, _, done in calls)
@@ -484,10 +498,10 @@ async def engine_on_model(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-async def postgres_reachable() -> bool:
+async def postgres_reachable(admin_url: str) -> bool:
     """Whether the local PostgreSQL answers."""
     try:
-        admin = make_engine(PG_ADMIN)
+        admin = make_engine(admin_url)
         async with admin.connect() as conn:
             await conn.execute(text("SELECT 1"))
         await admin.dispose()
@@ -509,21 +523,38 @@ async def main() -> None:
         "--processes", type=int, default=2, help="worker processes on PostgreSQL (SQLite: 1)"
     )
     parser.add_argument("--worker", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--now", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--skip-model", action="store_true")
     parser.add_argument("--model-actions", type=int, default=32)
     parser.add_argument("--slots", type=int, default=4)
+    parser.add_argument(
+        "--post-tokens",
+        type=int,
+        default=0,
+        help="cap on a post's tokens (default: the instance's)",
+    )
+    parser.add_argument("--pg-admin-url", default=PG_ADMIN, help="a database to connect to")
+    parser.add_argument("--pg-database", default=PG_BENCH, help="created and dropped by the run")
     args = parser.parse_args()
     if args.worker:
-        await worker_process(args.worker, args.concurrency)
+        await worker_process(args.worker, args.concurrency, datetime.fromisoformat(args.now))
         return
+    if min(args.people, args.characters, args.concurrency, args.slots) < 1 or not (
+        0 <= args.warmup < args.actions
+    ):
+        parser.error(
+            "people, characters, concurrency and slots must be at least 1, "
+            "and --warmup smaller than --actions"
+        )
     print(
         f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {sys.version.split()[0]}, {datetime.now(UTC):%Y-%m-%d}"
     )
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    if "postgres" in kinds and not await postgres_reachable():
-        print("PostgreSQL is not reachable at 127.0.0.1:5432; skipping it")
+    if "postgres" in kinds and not await postgres_reachable(args.pg_admin_url):
+        print(f"PostgreSQL is not reachable at {args.pg_admin_url}; skipping it")
         kinds.remove("postgres")
+    failed: list[str] = []
     print(
         f"(a) platform alone, fake backend: {args.actions - args.warmup} actions after "
         f"{args.warmup} warm-up, concurrency {args.concurrency}"
@@ -534,9 +565,19 @@ async def main() -> None:
             f"    {r['db']:8} x{r['processes']} process {r['per_s']:6.1f} actions/s "
             f"({r['actions']} in {r['wall_s']:.1f} s; outcomes {r['outcomes']})"
         )
-    if args.skip_model:
-        return
-    r = await engine_on_model(args)
+        if any(r["outcomes"].get(outcome) for outcome in FAILED_OUTCOMES):
+            failed.append(f"(a) on {kind}")
+    if not args.skip_model:
+        r = await engine_on_model(args)
+        print_model(r, args)
+        if any(r["outcomes"].get(outcome) for outcome in FAILED_OUTCOMES):
+            failed.append("(b)")
+    if failed:  # failed actions would be measured as fast ones: say so in the exit status
+        raise SystemExit(f"actions failed in {', '.join(failed)} (see the outcomes above)")
+
+
+def print_model(r: dict[str, Any], args: argparse.Namespace) -> None:
+    """Print (b) and (c)."""
     print(
         f"(b) bundled model, {r['actions']} post actions at concurrency {args.slots}: "
         f"engine {r['engine_out_tok_s']:.1f} output tok/s, backend alone "

@@ -9,6 +9,9 @@ Method:
    posts, ~3% reposts, hashtags, mentions for replies and direct posts, and likes.
    Ids are time-first like `personae.db.new_id`, made from each row's synthetic
    `created_at`, so id order is creation order; counters match the generated rows.
+   Each table's columns come from the SQLAlchemy models (`feedgen.model_rows`): a column
+   the generator does not set takes the model's default, and a schema change it cannot
+   follow stops the run with a message naming the column.
 2. Each database is created fresh and migrated with personae's own migrations, then loaded:
    SQLite with SQLAlchemy Core executemany in big batches (FTS5 triggers included),
    PostgreSQL with COPY. Secondary indexes are dropped for the load and rebuilt after it;
@@ -21,6 +24,7 @@ Method:
    by the next page through `next_cursor`.
 4. It prints p50/p99 latency and requests/s per endpoint, concurrency and database, the
    dataset sizes, load times and the machine. Goal: p99 <= 50 ms for home and public.
+   It exits with status 1 when a request failed (the test suite runs it at a tiny size).
 
 Run (from the repository root):
   .venv/bin/python bench/feed.py                      # both databases, full size
@@ -49,6 +53,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +96,9 @@ async def issue_tokens(url: str, count: int, seed: int) -> list[str]:
     from personae.db import make_engine, new_id, utcnow
 
     rng = random.Random(seed)
+    # Valid for the run, counted from now (never a fixed date); columns left out take the
+    # model's defaults.
+    expires = utcnow() + timedelta(days=30)
     engine = make_engine(url)
     try:
         async with engine.begin() as conn:
@@ -108,8 +116,7 @@ async def issue_tokens(url: str, count: int, seed: int) -> list[str]:
                         "token_hash": hashlib.sha256(token.encode()).hexdigest(),
                         "kind": "api",
                         "name": TOKEN_NAME,
-                        "expires_at": None,
-                        "last_used_at": None,
+                        "expires_at": expires,
                     }
                     for account, token in zip(chosen, tokens, strict=True)
                 ],
@@ -324,8 +331,8 @@ def machine_info() -> str:
 
 def print_results(
     console: Console, target: Target, sizes: dict[str, Any], results: list[Result]
-) -> None:
-    """Print the dataset and the latency table of one database."""
+) -> bool:
+    """Print the dataset and the latency table of one database; False if a request failed."""
     counts = ", ".join(f"{name} {sizes[name]:,}" for name in COUNTED_TABLES)
     visibility = ", ".join(f"{k} {v:,}" for k, v in sizes["by visibility"].items())
     console.print(f"[bold]{sizes['version']}[/] {target.url}")
@@ -381,6 +388,7 @@ def print_results(
                 f"[red]{r.endpoint} (c={r.concurrency}): {r.errors} failed; "
                 f"e.g. {r.sample_error[:300]}[/]"
             )
+    return not any(r.errors or not r.all for r in results)
 
 
 def main() -> None:
@@ -438,6 +446,19 @@ def main() -> None:
                 url = url.replace("postgresql://", "postgresql+asyncpg://", 1)
                 targets.append(Target(kind, url, generated=True))
 
+    try:
+        failed = measure(args, console, targets, levels)
+    finally:
+        if not args.keep:  # also after a failed load, so no run leaves a database behind
+            discard(args, console, targets)
+    if failed:  # a benchmark of failing requests measures nothing: say so in the exit status
+        raise SystemExit(f"requests failed or none were made on: {', '.join(failed)}")
+
+
+def measure(
+    args: argparse.Namespace, console: Console, targets: list[Target], levels: list[int]
+) -> list[str]:
+    """Generate and load the new databases, then measure every target; those that failed."""
     network: Network | None = None
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
     with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
@@ -461,6 +482,7 @@ def main() -> None:
     del network
 
     console.print(f"machine: {machine_info()}")
+    failed: list[str] = []
     for target in targets:
         tokens = asyncio.run(issue_tokens(target.url, args.tokens, args.seed))
         sizes = asyncio.run(dataset_sizes(target.url))
@@ -475,14 +497,26 @@ def main() -> None:
             process.terminate()
             process.wait(timeout=30)
             shutil.rmtree(data_dir, ignore_errors=True)
-        print_results(console, target, sizes, results)
+        if not print_results(console, target, sizes, results):
+            failed.append(target.kind)
         if target.generated and args.keep:
             where = target.url.split(":///", 1)[-1] if target.kind == "sqlite" else target.url
             console.print(f"kept: rerun the load with --reuse {where}")
-        elif target.generated and target.kind == "sqlite":
+    return failed
+
+
+def discard(args: argparse.Namespace, console: Console, targets: list[Target]) -> None:
+    """Remove the databases this run generated."""
+    for target in targets:
+        if not target.generated:
+            continue
+        if target.kind == "sqlite":
             shutil.rmtree(target.folder, ignore_errors=True)
-        elif target.generated:
+            continue
+        try:
             asyncio.run(drop_pg_database(args.pg_admin_url, args.pg_database))
+        except Exception as exc:  # never hide the error that ended the run
+            console.print(f"[red]could not drop {args.pg_database}: {exc!r}[/]")
 
 
 if __name__ == "__main__":

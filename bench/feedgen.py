@@ -74,6 +74,60 @@ def zipf_cum_weights(n: int, exponent: float, rng: random.Random) -> list[float]
     return cumulative
 
 
+def model_rows(name: str, columns: list[str], rows: list[Row]) -> tuple[list[str], list[Row]]:
+    """The generator's rows of table `name`, completed to the model's current columns.
+
+    Columns are read from the SQLAlchemy models, not written down here, so a schema change
+    cannot silently break the benchmark: a column the generator does not set takes the
+    model's Python default (or NULL where it may be NULL, or the database's own default);
+    a column the model no longer has, or a new required one without a default, stops the
+    run with a message naming it.
+    """
+    from personae.db import Base
+
+    table = Base.metadata.tables.get(name)
+    if table is None:
+        raise SystemExit(f"bench/feedgen.py: the models have no table {name!r} any more")
+    unknown = [c for c in columns if c not in table.c]
+    if unknown:
+        raise SystemExit(
+            f"bench/feedgen.py sets {', '.join(f'{name}.{c}' for c in unknown)}, "
+            "which the models no longer have"
+        )
+    if rows and len(rows[0]) != len(columns):
+        raise SystemExit(f"bench/feedgen.py: {name} rows do not match their column list")
+    added: list[str] = []
+    makers: list[Callable[[], Any]] = []
+    constant = True
+    for column in table.c:
+        if column.name in columns:
+            continue
+        default = column.default
+        if default is not None and default.is_scalar:
+            value = default.arg
+            makers.append(lambda value=value: value)
+        elif default is not None and default.is_callable:
+            # SQLAlchemy wraps zero-argument callables (list, dict, utcnow) to take a context.
+            makers.append(lambda default=default: default.arg(None))
+            constant = False
+        elif column.server_default is not None:
+            continue  # left out of the insert: the database fills it in
+        elif column.nullable:
+            makers.append(lambda: None)
+        else:
+            raise SystemExit(
+                f"{name}.{column.name} is required and has no default the generator can use: "
+                "give it a value in bench/feedgen.py"
+            )
+        added.append(column.name)
+    if not added:
+        return columns, rows
+    if constant:
+        fill = tuple(make() for make in makers)
+        return columns + added, [row + fill for row in rows]
+    return columns + added, [row + tuple(make() for make in makers) for row in rows]
+
+
 @dataclass
 class Network:
     """Generated rows per table, in load order (columns, rows)."""
@@ -86,7 +140,6 @@ def generate(
     actors: int, follows: int, posts: int, likes: int, seed: int, progress: Progress
 ) -> Network:
     """Build the whole synthetic network in memory."""
-    from personae.db import Base
     from personae.social.actors import search_key
 
     started = time.perf_counter()
@@ -142,27 +195,11 @@ def generate(
                 "visibility": "public",
                 "is_ai": True,
                 "name": name,
-                "nickname": "",
                 "description": f"{name} is a synthetic benchmark character.",
                 "personality": "curious",
-                "scenario": "",
                 "first_mes": "Hello!",
-                "alternate_greetings": [],
-                "group_only_greetings": [],
-                "mes_example": "",
-                "system_prompt": "",
-                "post_history_instructions": "",
-                "creator_notes": "",
                 "creator": "bench",
                 "character_version": "1",
-                "tags": [],
-                "extensions": {},
-                "card_extra": {},
-                "backend": None,
-                "sampling": {},
-                "avatar": None,
-                "avatar_mime": "",
-                "revision": 1,
             }
         )
     n = len(ids)
@@ -339,8 +376,6 @@ def generate(
                 "display_name": accounts[k]["display_name"]
                 if person
                 else characters[k - n_people]["name"],
-                "bio": "",
-                "fields": [],
                 "is_ai": is_ai[k],
                 "account_id": ids[k] if person else None,
                 "character_id": None if person else ids[k],
@@ -349,13 +384,6 @@ def generate(
                 "hidden": False,
                 "discoverable": True,
                 "suspended": False,
-                "avatar": None,
-                "avatar_mime": "",
-                "header": None,
-                "header_mime": "",
-                "show_ai": "all",
-                "accept_ai_replies": True,
-                "accept_ai_mentions": True,
                 "followers_count": followers_count[k],
                 "following_count": following_count[k],
                 "posts_count": posts_count[k],
@@ -364,16 +392,14 @@ def generate(
         )
 
     network = Network()
-    tables = Base.metadata.tables
 
     def from_dicts(name: str, dicts: list[dict[str, Any]]) -> None:
-        columns = list(tables[name].c.keys())
-        network.tables[name] = (columns, [tuple(d[c] for c in columns) for d in dicts])
+        columns = list(dicts[0]) if dicts else []
+        rows = [tuple(d[c] for c in columns) for d in dicts]
+        network.tables[name] = model_rows(name, columns, rows)
 
     def from_rows(name: str, columns: list[str], rows: list[Row]) -> None:
-        if set(columns) != set(tables[name].c.keys()):
-            raise SystemExit(f"the generator's {name} columns no longer match the schema")
-        network.tables[name] = (columns, rows)
+        network.tables[name] = model_rows(name, columns, rows)
 
     from_dicts("accounts", accounts)
     from_dicts("characters", characters)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from feedgen import Network, Row
 from rich.progress import Progress
@@ -76,6 +77,17 @@ async def load_sqlite(url: str, network: Network, progress: Progress) -> None:
         await engine.dispose()
 
 
+def stores_json(column: Any) -> bool:
+    """Whether a model column holds JSON, under any TypeDecorator (COPY wants it as text)."""
+    from sqlalchemy import JSON
+    from sqlalchemy.types import TypeDecorator
+
+    kind = column.type
+    while isinstance(kind, TypeDecorator):
+        kind = kind.impl_instance
+    return isinstance(kind, JSON)
+
+
 def plain_pg_url(url: str) -> str:
     """An asyncpg DSN from a SQLAlchemy URL."""
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
@@ -140,11 +152,8 @@ async def load_postgres(url: str, network: Network, progress: Progress) -> None:
                 await conn.execute(f'DROP INDEX "{index["indexname"]}"')
             for name, (columns, rows) in network.tables.items():
                 task = progress.add_task(f"postgres: {name}", total=len(rows))
-                json_columns = {
-                    i
-                    for i, c in enumerate(columns)
-                    if Base.metadata.tables[name].c[c].type.__class__.__name__ == "JSON"
-                }
+                table = Base.metadata.tables[name]
+                json_columns = {i for i, c in enumerate(columns) if stores_json(table.c[c])}
                 for chunk in batches(rows, BATCH * 5):
                     records: Iterable[Row] = chunk
                     if json_columns:

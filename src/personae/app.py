@@ -5,12 +5,17 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from fastapi.responses import JSONResponse, Response
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import Scope
 
+from personae.accounts.passwords import POOL as password_hashing
 from personae.accounts.routes import router as accounts_router
 from personae.agents.api import router as autonomy_router
 from personae.agents.memory_api import router as memories_router
@@ -26,10 +31,12 @@ from personae.federation.routes import router as federation_router
 from personae.federation.worker import DeliveryWorker
 from personae.instance import backends as instance_backends
 from personae.instance.routes import router as admin_router
-from personae.llm.base import BackendError
+from personae.llm.base import BACKEND_STATUS, BackendError
 from personae.llm.registry import BackendRegistry
 from personae.migrate import ensure_sqlite_folder, upgrade
 from personae.openai_compat.routes import router as openai_router
+from personae.openapi import install_openapi
+from personae.request_guard import RequestGuard
 from personae.social.api import actors as social_actors
 from personae.social.api import feeds as social_feeds
 from personae.social.api import moderation as social_moderation
@@ -38,14 +45,37 @@ from personae.state import AppState
 from personae.web.site import include_pages
 
 log = logging.getLogger(__name__)
-BACKEND_STATUS = {
-    "unavailable": 503,
-    "timeout": 504,
-    "context_overflow": 422,
-    "bad_request": 422,
-    "rate_limited": 429,
-    "internal": 502,
+
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+# Codes for the framework's own errors (unknown routes, wrong methods, bad bodies...).
+HTTP_ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "rate_limited",
 }
+
+
+def allowed_methods(app: Starlette, scope: Scope) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    allowed = {
+        method
+        for method in METHODS
+        if any(
+            route.matches({**scope, "method": method})[0] is Match.FULL
+            for route in app.router.routes
+        )
+    }
+    if "GET" in allowed:
+        allowed.add("HEAD")
+    return sorted(allowed)
 
 
 def _error_body(code: str, message: str) -> dict[str, dict[str, str]]:
@@ -57,12 +87,24 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(_error_body(exc.code, exc.message), exc.status_code)
+        body = _error_body(exc.code, exc.message)
+        return JSONResponse(body, exc.status_code, headers=exc.headers())
 
     @app.exception_handler(BackendError)
     async def backend_error(_: Request, exc: BackendError) -> JSONResponse:
         status = BACKEND_STATUS.get(exc.kind, 502)
         return JSONResponse(_error_body(f"backend_{exc.kind}", exc.message), status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
+        if exc.status_code in (204, 304):
+            return Response(status_code=exc.status_code, headers=headers)
+        code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")
+        message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        return JSONResponse(_error_body(code, message), exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -74,28 +116,6 @@ def install_error_handlers(app: FastAPI) -> None:
         body = _error_body("invalid_request", message)
         body["error"]["details"] = problems  # type: ignore[assignment]
         return JSONResponse(body, 422)
-
-
-class NulGuard:
-    """Refuse NUL characters in paths and query strings with a clear 400.
-
-    No identifier or text we accept contains NUL, and PostgreSQL cannot store it, so
-    catching it once here beats a guard in every lookup. Plain ASGI (not Starlette's
-    BaseHTTPMiddleware) so streamed replies pass through untouched.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer 400 for a NUL in the address; pass everything else on."""
-        if scope["type"] == "http":
-            query: bytes = scope.get("query_string", b"")
-            if "\x00" in scope.get("path", "") or b"%00" in query or b"\x00" in query:
-                body = _error_body("invalid_request", "the address contains a NUL character")
-                await JSONResponse(body, 400)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 def create_app(
@@ -116,6 +136,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         config = settings or get_settings()
+        password_hashing.configure(config.password_hash_threads, config.password_hash_queue)
         url = config.effective_database_url
         ensure_sqlite_folder(url)
         engine = make_engine(url)
@@ -156,9 +177,10 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    # Before NulGuard, so NulGuard stays the outermost check.
+    install_openapi(app)
+    # Before RequestGuard, so RequestGuard stays the outermost check.
     app.add_middleware(ActivityNegotiation)
-    app.add_middleware(NulGuard)
+    app.add_middleware(RequestGuard)
     app.include_router(accounts_router)
     app.include_router(characters_router)
     app.include_router(chat_router)

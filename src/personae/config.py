@@ -68,9 +68,24 @@ class Settings(BaseSettings):
     backends: dict[str, BackendSettings] = Field(default_factory=_default_backends)
     default_backend: str = "embedded"
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Any other request body (JSON, forms); as large as a card's JSON may be.
+    max_request_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
     max_message_chars: int = Field(default=20_000, ge=1)
     reply_max_tokens: int = Field(default=300, ge=1, le=32_768)
+    # The most one reply may be asked for through /v1 (admins may change it at runtime).
+    chat_max_tokens: int = Field(default=2048, ge=1, le=32_768)
     session_days: int = Field(default=30, ge=1, le=3650)
+    # Accounts: token lifetimes, sign-in and sign-up throttles, password hashing.
+    api_token_days: int = Field(default=90, ge=1, le=3650)
+    api_token_max_days: int = Field(default=365, ge=1, le=3650)
+    login_failures_per_account_address: int = Field(default=10, ge=1, le=1_000_000)
+    login_failures_per_address: int = Field(default=50, ge=1, le=1_000_000)
+    login_failures_per_account: int = Field(default=200, ge=1, le=1_000_000)
+    login_window_s: int = Field(default=900, ge=10, le=7 * 86_400)
+    signups_per_address: int = Field(default=10, ge=1, le=1_000_000)
+    signup_window_s: int = Field(default=3600, ge=10, le=7 * 86_400)
+    password_hash_threads: int = Field(default=2, ge=1, le=64)
+    password_hash_queue: int = Field(default=32, ge=0, le=100_000)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     feed_ranker: Literal["balanced", "chronological"] = "balanced"
     # Autonomous characters: jobs, scheduling and instance-wide limits.
@@ -98,6 +113,7 @@ class Settings(BaseSettings):
     federation_max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     federation_fetch_timeout_s: float = Field(default=10.0, gt=0, le=300)
     federation_signature_skew_s: int = Field(default=3600, ge=30, le=86_400)
+    federation_signature_max_age_s: int = Field(default=12 * 3600, ge=0, le=7 * 86_400)
     federation_inbox_requests_per_minute: int = Field(default=300, ge=1, le=1_000_000)
     federation_delivery_max_attempts: int = Field(default=10, ge=1, le=100)
     federation_delivery_base_delay_s: float = Field(default=60.0, ge=0.01, le=86_400)

@@ -20,6 +20,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
+from personae import clock
+
 # Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -31,8 +33,8 @@ NAMING_CONVENTION = {
 
 
 def utcnow() -> datetime:
-    """Timezone-aware now in UTC."""
-    return datetime.now(UTC)
+    """Timezone-aware now in UTC, from the domain's clock (simulated inside simulations)."""
+    return clock.now()
 
 
 def new_id() -> str:
@@ -60,14 +62,40 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
 
+class JSONList(TypeDecorator[list[Any]]):
+    """A JSON array column that never holds null: None is written and read as []."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: list[Any] | None, dialect: Any) -> list[Any]:
+        return [] if value is None else value
+
+    def process_result_value(self, value: Any, dialect: Any) -> list[Any]:
+        return value if isinstance(value, list) else []
+
+
+class JSONDict(TypeDecorator[dict[str, Any]]):
+    """A JSON object column that never holds null: None is written and read as {}."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: dict[str, Any] | None, dialect: Any) -> dict[str, Any]:
+        return {} if value is None else value
+
+    def process_result_value(self, value: Any, dialect: Any) -> dict[str, Any]:
+        return value if isinstance(value, dict) else {}
+
+
 class Base(DeclarativeBase):
     """Declarative base for every table."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UTCDateTime,
-        dict[str, Any]: JSON,
-        list[Any]: JSON,
+        dict[str, Any]: JSONDict,
+        list[Any]: JSONList,
     }
 
 

@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.accounts.models import Account
 from personae.accounts.service import account_for_token
 from personae.errors import Forbidden, Unauthorized
+from personae.instance.admin import require_admin
 from personae.origin import is_same_origin
 from personae.state import AppState
 
@@ -39,18 +41,29 @@ def request_token(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE)
 
 
+def client_address(request: Request) -> str | None:
+    """The caller's address (behind a reverse proxy on the same host, uvicorn takes it from
+    the proxy's X-Forwarded-For; see docs/security.md)."""
+    return request.client.host if request.client else None
+
+
+# Declared so OpenAPI names the scheme (and which operations take it); the header itself is
+# read below, where a malformed one is simply "no token".
+BEARER = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/token")
+
+
 async def optional_account(
-    request: Request, db: Annotated[AsyncSession, Depends(get_db)]
+    request: Request,
+    db: Annotated[AsyncSession, Depends(get_db)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
 ) -> Account | None:
     """The signed-in account, or None for anonymous callers.
 
     A bad bearer token is a 401 (the caller meant to authenticate); a stale cookie just
     means signed out. A cookie on an unsafe request must come from one of our own pages.
     """
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        account = await account_for_token(db, value.strip())
+    if bearer is not None and bearer.credentials.strip():
+        account = await account_for_token(db, bearer.credentials.strip())
         if account is None:
             raise Unauthorized(
                 "the token is invalid or expired; get a new one at /api/v1/auth/token"
@@ -77,7 +90,13 @@ async def current_account(
     return account
 
 
+async def admin_account(account: Annotated[Account | None, Depends(optional_account)]) -> Account:
+    """The calling admin; to anyone else (anonymous too) a 404 before the body is looked at."""
+    return require_admin(account)
+
+
 DB = Annotated[AsyncSession, Depends(get_db)]
 State = Annotated[AppState, Depends(get_state)]
 CurrentAccount = Annotated[Account, Depends(current_account)]
 OptionalAccount = Annotated[Account | None, Depends(optional_account)]
+AdminAccount = Annotated[Account, Depends(admin_account)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 class DomainError(Exception):
     """Base of errors a caller can act on; `code` is machine-readable, the message human."""
@@ -14,6 +16,10 @@ class DomainError(Exception):
         self.message = message
         if code is not None:
             self.code = code
+
+    def headers(self) -> dict[str, str] | None:
+        """HTTP headers the answer carries besides the error body (none by default)."""
+        return None
 
 
 class NotFound(DomainError):
@@ -56,3 +62,28 @@ class TooLarge(DomainError):
 
     status_code = 413
     code = "too_large"
+
+
+class RateLimited(DomainError):
+    """Too many attempts (429), or too much work already waiting (503): try again after
+    `retry_after_s`, which the HTTP layer sends as `Retry-After`."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(
+        self,
+        message: str,
+        retry_after_s: float,
+        code: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(message, code)
+        # Whole seconds, rounded up, and never 0 (which would invite an instant retry).
+        self.retry_after_s = max(1, math.ceil(retry_after_s))
+        if status_code is not None:
+            self.status_code = status_code
+
+    def headers(self) -> dict[str, str]:
+        """`Retry-After`, in seconds."""
+        return {"Retry-After": str(self.retry_after_s)}

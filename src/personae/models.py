@@ -1,6 +1,6 @@
 """Imports every table so the metadata is complete (for Alembic and tests)."""
 
-from personae.accounts.models import Account, AuthToken, Persona
+from personae.accounts.models import Account, AuthThrottle, AuthToken, Persona
 from personae.agents.models import AgendaItem, AgentSettings, Memory
 from personae.characters.models import (
     Character,
@@ -42,6 +42,7 @@ __all__ = [
     "ActorKey",
     "AgendaItem",
     "AgentSettings",
+    "AuthThrottle",
     "AuthToken",
     "Block",
     "Character",

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from personae import clock
 from personae.accounts.service import create_account
-from personae.agents import clock
 from personae.agents import engine as agents
 from personae.agents.engine import Engine
 from personae.agents.models import AgendaItem
@@ -26,6 +26,9 @@ from personae.migrate import upgrade
 
 BIN = Path(sys.executable).parent / "personae"
 START = datetime(2026, 12, 2, 0, 0, tzinfo=UTC)
+# The wall clock starts at START too (and ticks), so what a test does outside its simulated
+# clock (an API call, a trigger) happens on the planned day, whatever today's date is.
+pytestmark = pytest.mark.time_machine(START, tick=True)
 
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

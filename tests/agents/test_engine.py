@@ -19,7 +19,7 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from personae.agents import clock
+from personae import clock
 from personae.agents import engine as agents
 from personae.agents.engine import Engine
 from personae.agents.models import AgendaItem, Memory
@@ -33,6 +33,9 @@ API = "/api/v1"
 Headers = dict[str, str]
 Json = dict[str, Any]
 START = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
+# The wall clock starts at START too (and ticks), so what a test does outside its simulated
+# clock (an API call, a trigger) happens on the planned day, whatever today's date is.
+pytestmark = pytest.mark.time_machine(START, tick=True)
 
 
 @pytest.fixture(autouse=True)
@@ -693,7 +696,7 @@ async def test_private_posts_never_reach_public_ones(
         polly = answer.character_id
         anyone = await recall(session, polly, "gout diagnosis", limit=10, touch=False)
         bob_id = answer.trigger_actor_id
-        with_bob = await recall(session, polly, "gout", about_actor_id=bob_id, touch=False)
+        with_bob = await recall(session, polly, "gout", audience=bob_id, touch=False)
     assert not any("gout" in m.text for m in anyone)
     assert any("gout" in m.text for m in with_bob)
 

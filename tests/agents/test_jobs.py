@@ -25,8 +25,8 @@ from taskiq import InMemoryBroker
 from taskiq_redis import RedisStreamBroker
 from typer.testing import CliRunner
 
+from personae import clock
 from personae.accounts.service import create_account
-from personae.agents import clock
 from personae.agents import engine as agent_engine
 from personae.agents.engine import Engine
 from personae.agents.jobs import (

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from personae.agents import clock
+from personae import clock
 from personae.agents.memory import (
     heuristic_importance,
     memories_since_reflection,
@@ -249,12 +249,18 @@ async def test_recall_about_an_actor_and_private_chats(
             for about in (bob_id, None):
                 found = await recall(session, cid, "secret plan", about_actor_id=about, limit=10)
                 assert secret.id not in {m.id for m in found}
-            found = await recall(session, cid, "secret plan", about_actor_id=alice_id, limit=1)
-            assert [m.id for m in found] == [secret.id]
+            # ... nor for a public answer to Alice herself; only for what goes to her alone.
+            found = await recall(session, cid, "secret plan", about_actor_id=alice_id, limit=10)
+            assert secret.id not in {m.id for m in found}
+            found = await recall(
+                session, cid, "secret plan", audience=alice_id, about_actor_id=alice_id, limit=1
+            )
+            assert [m.id for m in found] == [secret.id] and secret.audience == alice_id
             only = await recall(
                 session,
                 cid,
                 "secret",
+                audience=alice_id,
                 about_actor_id=alice_id,
                 only_about=True,
                 exclude_source_id="c" * 32,

@@ -21,7 +21,7 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 from sqlalchemy import func, or_, select
 
-from personae.agents import clock
+from personae import clock
 from personae.agents import engine as agents
 from personae.agents.engine import Engine
 from personae.agents.jobs import make_broker, register_tasks
@@ -33,6 +33,9 @@ from tests.conftest import sign_up
 API = "/api/v1"
 Headers = dict[str, str]
 DAY_START = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+# The wall clock starts at DAY_START too (and ticks), so what a test does outside its simulated
+# clock (an API call, a trigger) happens on the planned day, whatever today's date is.
+pytestmark = pytest.mark.time_machine(DAY_START, tick=True)
 DAY_END = DAY_START + timedelta(hours=24)
 CAST = {
     "polly": ("Pirate Polly", "A cheerful pirate captain who sings sea shanties.", "sailing"),

@@ -31,7 +31,7 @@ import pytest_asyncio
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
-from personae.agents import clock
+from personae import clock
 from personae.agents import engine as agent_engine
 from personae.agents.engine import Engine
 from personae.agents.jobs import dispatch, make_broker, register_tasks

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +123,67 @@ async def test_reply_is_saved_when_the_client_goes_away(live: Any) -> None:
             await asyncio.sleep(0.1)
         assert [m["role"] for m in shown] == ["user", "assistant"]
         assert shown[-1]["content"] and shown[-1]["generation"]["completion_tokens"] > 1
+
+
+async def test_response_format_constrains_the_reply_to_a_json_schema(live: Any) -> None:
+    token, _ = await _setup(live.url)
+    client = openai.AsyncOpenAI(base_url=f"{live.url}/v1", api_key=token)
+    schema = {
+        "type": "object",
+        "properties": {
+            "mood": {"type": "string", "enum": ["happy", "sad", "curious"]},
+            "word": {"type": "string", "maxLength": 12},
+        },
+        "required": ["mood", "word"],
+        "additionalProperties": False,
+    }
+    done = await client.chat.completions.create(
+        model="character:echo",
+        messages=[{"role": "user", "content": "How do you feel today?"}],
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "feeling", "schema": schema},
+        },
+        max_tokens=60,
+    )
+    content = done.choices[0].message.content or ""
+    assert done.choices[0].finish_reason == "stop", content
+    reply = json.loads(content)
+    assert reply["mood"] in ("happy", "sad", "curious") and isinstance(reply["word"], str)
+    assert set(reply) == {"mood", "word"}
+    done = await client.chat.completions.create(
+        model="character:echo",
+        messages=[{"role": "user", "content": "Describe yourself."}],
+        response_format={"type": "json_object"},
+        max_tokens=60,
+    )
+    # Any object: a small model may fill one string until the token limit cuts it.
+    content = done.choices[0].message.content or ""
+    assert content.lstrip().startswith("{")
+    if done.choices[0].finish_reason == "stop":
+        assert isinstance(json.loads(content), dict)
+    with pytest.raises(openai.UnprocessableEntityError):
+        await client.chat.completions.create(
+            model="character:echo",
+            messages=[{"role": "user", "content": "Hi"}],
+            response_format={"type": "json_schema", "json_schema": {"name": "x"}},  # type: ignore[typeddict-item]
+        )
+
+
+async def test_max_tokens_is_capped_by_the_instance(live: Any) -> None:
+    token, _ = await _setup(live.url)  # olga signed up first: the admin
+    async with httpx.AsyncClient(base_url=live.url) as c:
+        r = await c.patch(
+            "/api/v1/admin/limits",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"chat_max_tokens": 5},
+        )
+        assert r.status_code == 200, r.text
+    client = openai.AsyncOpenAI(base_url=f"{live.url}/v1", api_key=token)
+    done = await client.chat.completions.create(
+        model="character:echo",
+        messages=[{"role": "user", "content": "Tell me a very long story about the sea."}],
+        max_tokens=300,
+    )
+    assert done.usage is not None and 1 <= done.usage.completion_tokens <= 5
+    assert done.choices[0].finish_reason == "length"

@@ -55,6 +55,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveInstance]:
         "PERSONAE_DATABASE_URL": "",
         # Agents look for due work every half second, so a test sees replies quickly.
         "PERSONAE_AGENTS_TICK_S": "0.5",
+        # Every browser test signs up from 127.0.0.1, more than the default 10 an hour.
+        "PERSONAE_SIGNUPS_PER_ADDRESS": "1000",
         "PERSONAE_LOG_LEVEL": "warning",
     }
     log = (data_dir / "server.log").open("wb")

@@ -11,9 +11,12 @@ from hypothesis import strategies as st
 from personae.cards import CardAsset, export_card, parse_card
 from tests.cards.cardkit import pillow_png
 
-text = st.text(max_size=40)
-short = st.text(max_size=12)
-name = st.text(min_size=1, max_size=30).filter(str.strip)
+# Any text a card may hold: every character but NUL, which cards refuse (and lone
+# surrogates, which are not Unicode text and which st.text never makes).
+chars = st.characters(codec="utf-8", exclude_characters="\x00")
+text = st.text(chars, max_size=40)
+short = st.text(chars, max_size=12)
+name = st.text(chars, min_size=1, max_size=30).filter(str.strip)
 numbers = st.integers(-(2**40), 2**40) | st.floats(allow_nan=False, allow_infinity=False)
 leaves = st.none() | st.booleans() | numbers | text
 json_values = st.recursive(

@@ -24,7 +24,8 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from personae.app import create_app
-from personae.federation.signatures import generate_key_pair, sign_request
+from personae.federation.httpsig import Dialect, dialect_of, sign
+from personae.federation.signatures import generate_key_pair
 from personae.llm.registry import BackendRegistry
 from tests.conftest import make_settings, migrated_engine, wipe
 
@@ -46,6 +47,10 @@ class RemoteActor:
     locked: bool = False
     gone: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    # "mastodon": the key is `actor#main-key`, inside the actor document. "gotosocial":
+    # the key is `actor/main-key`, served as a stub of the actor (its id is the actor's)
+    # with a type; "gotosocial-untyped": the same stub without one.
+    key_style: str = "mastodon"
 
     @property
     def id(self) -> str:
@@ -55,7 +60,20 @@ class RemoteActor:
     @property
     def key_id(self) -> str:
         """Its key's id."""
+        if self.key_style.startswith("gotosocial"):
+            return f"{self.id}/main-key"
         return f"{self.id}#main-key"
+
+    def key_stub(self) -> dict[str, Any]:
+        """What GoToSocial serves at the key id: the actor's id and key, nothing else."""
+        stub: dict[str, Any] = {
+            "@context": [AS, "https://w3id.org/security/v1"],
+            "id": self.id,
+            "publicKey": {"id": self.key_id, "owner": self.id, "publicKeyPem": self.public_pem},
+        }
+        if self.key_style == "gotosocial":
+            stub["type"] = "Person"
+        return stub
 
     @property
     def followers(self) -> str:
@@ -138,6 +156,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         remote = self.server_ref
         remote.fetched.append(self.path)
+        remote.fetched_headers.append({k.lower(): v for k, v in self.headers.items()})
+        if remote.fetch_dialects is not None and (
+            dialect_of({k.lower(): v for k, v in self.headers.items()}) not in remote.fetch_dialects
+        ):
+            self._send(401)
+            return
         parts = urlsplit(self.path)
         segments = parts.path.strip("/").split("/")
         if parts.path == "/.well-known/webfinger":
@@ -156,6 +180,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(410)
             elif len(segments) == 2:
                 self._send(200, actor.document())
+            elif segments[2:] == ["main-key"] and actor.key_style.startswith("gotosocial"):
+                self._send(200, actor.key_stub())
             elif segments[2:] == ["followers"]:
                 self._send(200, {"id": actor.followers, "type": "OrderedCollection"})
             else:
@@ -166,7 +192,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)
-        self.server_ref.received.append({"path": self.path, "body": body})
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        self.server_ref.received.append({"path": self.path, "body": body, "headers": headers})
         self._send(202)
 
 
@@ -176,7 +203,10 @@ class RemoteServer:
     def __init__(self) -> None:
         self.actors: dict[str, RemoteActor] = {}
         self.fetched: list[str] = []
+        self.fetched_headers: list[dict[str, str]] = []
         self.received: list[dict[str, Any]] = []
+        # The signature dialects its GETs accept (None: any request, signed or not).
+        self.fetch_dialects: set[str] | None = None
         handler = type("BoundHandler", (_Handler,), {"server_ref": self})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
@@ -209,6 +239,7 @@ def stranger(base_url: str, name: str) -> RemoteActor:
     server.url = base_url
     server.host = urlsplit(base_url).netloc
     server.actors, server.fetched, server.received = {}, [], []
+    server.fetched_headers, server.fetch_dialects = [], None
     private_pem, public_pem = generate_key_pair()
     return RemoteActor(server, name, private_pem, public_pem)
 
@@ -220,9 +251,10 @@ def signed(
     private_pem: str,
     *,
     now: datetime | None = None,
+    dialect: Dialect = "cavage",
 ) -> dict[str, str]:
     """Headers of a signed POST of `body` to `url` (as a remote server sends it)."""
-    headers = sign_request("POST", url, {}, body, key_id, private_pem, now=now)
+    headers = sign("POST", url, {}, body, key_id, private_pem, dialect=dialect, now=now)
     return {**headers, "Content-Type": AP}
 
 
@@ -241,6 +273,7 @@ TABLES = (
     "actors",
     "outbound_events",
     "post_edits",
+    "peer_servers",
 )
 
 
@@ -272,11 +305,17 @@ async def deliver(
     key_id: str | None = None,
     private_pem: str | None = None,
     now: datetime | None = None,
+    dialect: Dialect = "cavage",
 ) -> httpx.Response:
     """POST an activity to one of our inboxes, signed as `actor` (or with the key given)."""
     body = json.dumps(activity).encode()
     headers = signed(
-        BASE + path, body, key_id or actor.key_id, private_pem or actor.private_pem, now=now
+        BASE + path,
+        body,
+        key_id or actor.key_id,
+        private_pem or actor.private_pem,
+        now=now,
+        dialect=dialect,
     )
     return await client.post(path, content=body, headers=headers)
 

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from personae.app import create_app
 from personae.config import Settings
 from personae.db import make_engine, make_sessionmaker, new_id
-from personae.federation import delivery, outbound
+from personae.federation import delivery, httpsig, outbound, peers
 from personae.federation.context import Federation
 from personae.federation.delivery import (
     DeliveryPolicy,
@@ -41,7 +41,7 @@ from personae.federation.delivery import (
 )
 from personae.federation.keys import ensure_instance_key, ensure_key
 from personae.federation.models import Delivery, InboundActivity, RemoteActor
-from personae.federation.signatures import SignatureError, signature_key_id, verify_request
+from personae.federation.signatures import SignatureError
 from personae.federation.urls import Urls
 from personae.federation.worker import DeliveryWorker
 from personae.llm.registry import BackendRegistry
@@ -67,6 +67,8 @@ class Inbox:
         # path -> the body of every scripted answer there ("{}" when not set).
         self.bodies: dict[str, bytes] = {}
         self.keys: dict[str, str] = {}  # keyId -> public key PEM
+        # The signature dialects it verifies (any other is a 401, as an unknown signature).
+        self.dialects = {"cavage", "rfc9421"}
         self.delay_s = 0.0
         self.lock = threading.Lock()
         inbox = self
@@ -98,14 +100,27 @@ class Inbox:
     def answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str]]:
         """Verify the request against the known keys, record it, and pick the answer."""
         verified: str | None = None
+        lowered = {name.lower(): value for name, value in headers.items()}
+        dialect = httpsig.dialect_of(lowered)
         try:
-            key_id = signature_key_id(headers)
-            if key_id in self.keys:
-                verified = verify_request("POST", path, headers, body, self.keys[key_id])
+            key_id = httpsig.key_id_of(lowered)
+            if key_id in self.keys and dialect in self.dialects:
+                url = f"{self.url}{path}"
+                verified = httpsig.verify(
+                    "POST", url, path, lowered, body, self.keys[key_id]
+                ).key_id
         except SignatureError:
             verified = None
         with self.lock:
-            self.seen.append({"path": path, "headers": headers, "body": body, "key": verified})
+            self.seen.append(
+                {
+                    "path": path,
+                    "headers": headers,
+                    "body": body,
+                    "key": verified,
+                    "dialect": dialect,
+                }
+            )
             queued = self.script.get(path)
             if queued:
                 return queued.pop(0)
@@ -119,6 +134,7 @@ class Inbox:
         self.script.clear()
         self.bodies.clear()
         self.keys.clear()
+        self.dialects = {"cavage", "rfc9421"}
         self.delay_s = 0.0
 
 
@@ -293,6 +309,49 @@ async def test_a_wrong_key_is_refused_by_the_receiver_and_fails(
     assert (row.state, row.last_status, row.attempts) == ("failed", 401, 1)
 
 
+async def test_an_inbox_that_takes_only_rfc9421_gets_it_and_it_is_remembered(
+    sessions: async_sessionmaker[AsyncSession], inbox: Inbox
+) -> None:
+    alice = await local_actor(sessions, "alice")
+    await trust(sessions, inbox, alice, "alice")
+    inbox.dialects = {"rfc9421"}  # as a server would that verifies RFC 9421 only
+    await queue(sessions, alice, [f"{inbox.url}/users/bob/inbox"])
+    await deliver_due(sessions, FEDERATION, now=T0, policy=POLICY)
+    # draft-cavage first (nothing known yet), refused with a 401, then RFC 9421 at once.
+    assert [(r["dialect"], r["key"]) for r in inbox.seen] == [
+        ("cavage", None),
+        ("rfc9421", URLS.key_id(URLS.actor("alice"))),
+    ]
+    row = await one_row(sessions)
+    assert (row.state, row.attempts, row.last_status) == ("delivered", 1, 202)
+    async with sessions() as session:
+        assert await peers.dialects(session, [inbox.url.split("//")[1]]) == {
+            inbox.url.split("//")[1]: "rfc9421"
+        }
+    # Known now: the next delivery there is signed that way from the start.
+    await queue(sessions, alice, [f"{inbox.url}/users/bob/inbox"], n=2)
+    await deliver_due(sessions, FEDERATION, now=T0, policy=POLICY)
+    assert [r["dialect"] for r in inbox.seen[2:]] == ["rfc9421"]
+
+
+async def test_a_server_that_unlearned_rfc9421_is_answered_in_draft_cavage(
+    sessions: async_sessionmaker[AsyncSession], inbox: Inbox
+) -> None:
+    alice = await local_actor(sessions, "alice")
+    await trust(sessions, inbox, alice, "alice")
+    host = inbox.url.split("//")[1]
+    async with sessions() as session:
+        await peers.remember(session, host, "rfc9421")
+        await session.commit()
+    inbox.dialects = {"cavage"}
+    await queue(sessions, alice, [f"{inbox.url}/inbox"])
+    await deliver_due(sessions, FEDERATION, now=T0, policy=POLICY)
+    assert [r["dialect"] for r in inbox.seen] == ["rfc9421", "cavage"]
+    assert (await one_row(sessions)).state == "delivered"
+    async with sessions() as session:
+        assert await peers.dialects(session, [host]) == {host: "cavage"}
+
+
 async def test_server_errors_are_retried_with_growing_backoff_until_delivered(
     sessions: async_sessionmaker[AsyncSession], inbox: Inbox
 ) -> None:
@@ -336,6 +395,7 @@ async def test_gone_marks_the_remote_actor_and_stops_further_deliveries(
     sessions: async_sessionmaker[AsyncSession], inbox: Inbox
 ) -> None:
     alice = await local_actor(sessions, "alice")
+    await trust(sessions, inbox, alice, "alice")
     dead = f"{inbox.url}/users/bob/inbox"
     shared = f"{inbox.url}/inbox"
     bob = await remote_actor(sessions, "bob", dead, shared_inbox=shared)

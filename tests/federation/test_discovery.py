@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -23,12 +24,17 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from personae.app import create_app
+from personae.db import new_id
+from personae.federation.discovery import image_version
 from personae.federation.keys import ensure_key
 from personae.federation.models import ActorKey, InstanceKey
 from personae.federation.notes import PUBLIC, NoteContext, note_for
-from personae.federation.routes import activity_path, wants_activity_json
+from personae.federation.remote import ParsedActor, store
+from personae.federation.routes import activity_path, wants_activity_json, wants_html
+from personae.federation.signatures import generate_key_pair
 from personae.federation.urls import Urls
 from personae.llm.registry import BackendRegistry
+from personae.social.actors import search_key
 from personae.social.models import Actor, Post
 from tests.conftest import make_settings, migrated_engine, wipe
 
@@ -232,7 +238,7 @@ async def test_person_actor_document(
     assert doc["icon"] == {
         "type": "Image",
         "mediaType": "image/png",
-        "url": f"{BASE}{API}/actors/alice/avatar",
+        "url": f"{BASE}{API}/actors/alice/avatar?v={image_version(png())}",
     }
     assert "image" not in doc
     values = {a["name"]: a["value"] for a in doc["attachment"]}
@@ -543,3 +549,179 @@ async def test_key_is_made_once_under_concurrent_requests(
         assert await session.scalar(select(func.count()).select_from(ActorKey)) == 2
         assert await session.scalar(select(func.count()).select_from(InstanceKey)) == 1
         assert (await session.get(ActorKey, bob_id)) is not None
+
+
+# --- what other servers read more closely ----------------------------------------------
+
+
+def coloured_png(rgb: tuple[int, int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), rgb).save(out, "PNG")
+    return out.getvalue()
+
+
+async def test_a_character_is_attributed_to_its_operator(
+    db_kind: str, client: httpx.AsyncClient, alice: dict[str, str], bob: dict[str, str]
+) -> None:
+    handle = await character(client, bob, "Robo Rita")
+    doc = await ap_get(client, f"/users/{handle}")
+    # Machine-readable, besides the summary and the Operator field people read.
+    assert doc["attributedTo"] == f"{BASE}/users/bob"
+    operator = await ap_get(client, doc["attributedTo"])
+    assert (operator["type"], operator["preferredUsername"]) == ("Person", "bob")
+    assert "attributedTo" not in await ap_get(client, "/users/alice")
+
+
+async def test_a_new_image_gets_a_new_url_and_old_urls_keep_working(
+    db_kind: str, client: httpx.AsyncClient, alice: dict[str, str], bob: dict[str, str]
+) -> None:
+    first, second = coloured_png((10, 20, 30)), coloured_png((200, 100, 50))
+
+    async def put(which: str, data: bytes, who: dict[str, str], **params: str) -> None:
+        r = await client.put(
+            f"{API}/profile/{which}",
+            headers=who,
+            params=params,
+            files={"file": ("i.png", data, "image/png")},
+        )
+        assert r.status_code == 200, r.text
+
+    await put("avatar", first, alice)
+    await put("header", first, alice)
+    doc = await ap_get(client, "/users/alice")
+    old_icon, old_image = doc["icon"]["url"], doc["image"]["url"]
+    assert old_icon == f"{BASE}{API}/actors/alice/avatar?v={image_version(first)}"
+    assert old_image == f"{BASE}{API}/actors/alice/header?v={image_version(first)}"
+    await put("avatar", second, alice)
+    doc = await ap_get(client, "/users/alice")
+    assert doc["icon"]["url"] == f"{BASE}{API}/actors/alice/avatar?v={image_version(second)}"
+    assert doc["image"]["url"] == old_image  # the header did not change
+    # The old address (and the plain one) still answer, with the current image.
+    for url in (old_icon, f"{BASE}{API}/actors/alice/avatar", doc["icon"]["url"]):
+        r = await client.get(path_of(url))
+        assert r.status_code == 200 and r.content == second, url
+    # The same image again keeps its address: nothing to refetch.
+    await put("avatar", second, alice)
+    assert (await ap_get(client, "/users/alice"))["icon"]["url"] == doc["icon"]["url"]
+    # A character's avatar (its card's) is versioned the same way.
+    handle = await character(client, bob, "Robo Rita")
+    await put("avatar", first, bob, **{"as": handle})
+    icon = (await ap_get(client, f"/users/{handle}"))["icon"]["url"]
+    assert icon == f"{BASE}{API}/actors/{handle}/avatar?v={image_version(first)}"
+    await put("avatar", second, bob, **{"as": handle})
+    changed = (await ap_get(client, f"/users/{handle}"))["icon"]["url"]
+    assert changed != icon and changed.endswith(image_version(second))
+
+
+async def test_quotes_carry_fep_044f_with_a_context_that_defines_them(
+    db_kind: str, client: httpx.AsyncClient, alice: dict[str, str]
+) -> None:
+    original = await post(client, alice, "the original")
+    quoting = await post(client, alice, "look at this", quote_of_id=original)
+    note = await ap_get(client, f"/users/alice/statuses/{quoting}")
+    quoted = f"{BASE}/users/alice/statuses/{original}"
+    for term in ("quote", "quoteUrl", "quoteUri", "_misskey_quote"):
+        assert note[term] == quoted, term
+    terms = {k: v for part in note["@context"] if isinstance(part, dict) for k, v in part.items()}
+    assert terms["quote"] == {"@id": "https://w3id.org/fep/044f#quote", "@type": "@id"}
+    assert terms["quoteUrl"] == "as:quoteUrl"
+    assert terms["_misskey_quote"] == "https://misskey-hub.net/ns#_misskey_quote"
+    assert terms["quoteUri"] == "http://fedibird.com/ns#quoteUri"
+    assert "quote" not in await ap_get(client, f"/users/alice/statuses/{original}")
+
+
+async def test_nodeinfo_counts_only_this_servers_people_and_posts(
+    db_kind: str, app: FastAPI, client: httpx.AsyncClient, alice: dict[str, str]
+) -> None:
+    await post(client, alice, "mine")
+    async with app.state.personae.sessions() as session:
+        public_pem = generate_key_pair()[1]
+        uri = "https://remote.example/users/zed"
+        stranger, _ = await store(
+            session,
+            ParsedActor(
+                uri=uri,
+                actor_type="Person",
+                username="zed",
+                domain="remote.example",
+                name="Zed",
+                bio="",
+                inbox=f"{uri}/inbox",
+                shared_inbox="https://remote.example/inbox",
+                outbox="",
+                followers_url="",
+                url="",
+                avatar_url="",
+                key_id=f"{uri}#main-key",
+                public_key_pem=public_pem,
+                locked=False,
+            ),
+        )
+        # A post of its, stored here as the inbox stores one, counted on its actor.
+        post_id = new_id()
+        session.add(
+            Post(
+                id=post_id,
+                author_id=stranger.id,
+                text="from afar",
+                content_html="<p>from afar</p>",
+                visibility="public",
+                origin_author_id=stranger.id,
+                search_key=search_key(post_id),
+                root_id=post_id,
+                uri=f"https://remote.example/notes/{post_id}",
+            )
+        )
+        remote_row = await session.get(Actor, stranger.id)
+        assert remote_row is not None
+        remote_row.posts_count = 3
+        await session.commit()
+    for version in ("2.1", "2.0"):
+        r = await client.get(f"/nodeinfo/{version}")
+        assert r.status_code == 200
+        assert f"nodeinfo.diaspora.software/ns/schema/{version}" in r.headers["content-type"]
+        info = r.json()
+        assert info["version"] == version
+        assert info["usage"]["users"] == {"total": 1, "activeMonth": 1, "activeHalfyear": 1}
+        assert info["usage"]["localPosts"] == 1
+
+
+async def test_host_meta_and_both_nodeinfo_schemas_are_linked(
+    db_kind: str, client: httpx.AsyncClient, alice: dict[str, str]
+) -> None:
+    template = f"{BASE}/.well-known/webfinger?resource={{uri}}"
+    r = await client.get("/.well-known/host-meta")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/xrd+xml")
+    root = ElementTree.fromstring(r.content)
+    (link,) = root.findall("{http://docs.oasis-open.org/ns/xri/xrd-1.0}Link")
+    assert (link.get("rel"), link.get("template")) == ("lrdd", template)
+    r = await client.get("/.well-known/host-meta.json")
+    assert r.status_code == 200 and r.json() == {"links": [{"rel": "lrdd", "template": template}]}
+    # The template leads to WebFinger.
+    found = await client.get(path_of(template.replace("{uri}", f"acct:alice@{DOMAIN}")))
+    assert found.status_code == 200 and found.json()["subject"] == f"acct:alice@{DOMAIN}"
+    links = (await client.get("/.well-known/nodeinfo")).json()["links"]
+    assert {link["rel"]: link["href"] for link in links} == {
+        "http://nodeinfo.diaspora.software/ns/schema/2.1": f"{BASE}/nodeinfo/2.1",
+        "http://nodeinfo.diaspora.software/ns/schema/2.0": f"{BASE}/nodeinfo/2.0",
+    }
+
+
+async def test_a_browser_at_an_actor_or_note_id_is_sent_to_its_page(
+    db_kind: str, client: httpx.AsyncClient, alice: dict[str, str]
+) -> None:
+    post_id = await post(client, alice, "hello")
+    browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    r = await client.get("/users/alice", headers=browser)
+    assert r.status_code == 302 and r.headers["location"] == f"{BASE}/@alice"
+    assert "Accept" in r.headers["vary"]
+    r = await client.get(f"/users/alice/statuses/{post_id}", headers=browser)
+    assert r.status_code == 302 and r.headers["location"] == f"{BASE}/@alice/{post_id}"
+    # Servers (and clients that say nothing particular) still get the JSON there.
+    for accept in (AP, "*/*", "application/json", "text/html;q=0.5, application/activity+json"):
+        r = await client.get("/users/alice", headers={"Accept": accept})
+        assert r.status_code == 200 and r.headers["content-type"].startswith(AP), accept
+        assert r.headers["vary"] == "Accept"
+    assert (await client.get("/users/nobody", headers=browser)).status_code == 404
+    assert wants_html("text/html") and not wants_html("*/*") and not wants_html("")

@@ -435,6 +435,52 @@ async def test_repost_and_unrepost_of_a_remote_post(
     assert inboxes == {"https://a.example/inbox", "https://g.example/users/gus/inbox"}
 
 
+async def test_each_server_hears_an_activity_once(
+    db_kind: str, app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """A follower and the reposted author on one server: one copy to its shared inbox."""
+    alice = await sign_up(client, "alice")
+    carol = await remote(app, "carol", "a.example")
+    hank = await remote(app, "hank", "a.example")
+    await remote(app, "dave", "b.example", shared=False)
+    await remote_follows(app, carol, "alice")
+    await expand(app)
+    post = await remote_post(app, hank)
+    r = await client.post(f"{API}/posts/{post.id}/repost", headers=alice)
+    assert r.status_code == 201, r.text
+    announce, inboxes, _ = await one(app)
+    assert announce["type"] == "Announce"
+    assert inboxes == {"https://a.example/inbox"}  # not hank's own inbox besides
+    assert (await client.delete(f"{API}/posts/{post.id}/repost", headers=alice)).is_success
+    undo, inboxes, _ = await one(app)
+    assert undo["type"] == "Undo" and inboxes == {"https://a.example/inbox"}
+    # A reply to hank mentioning dave: hank's server once, dave's personal inbox.
+    await write(client, alice, "@dave@b.example look", in_reply_to_id=post.id)
+    create, inboxes, _ = await one(app)
+    assert create["type"] == "Create"
+    assert inboxes == {"https://a.example/inbox", "https://b.example/users/dave/inbox"}
+    # What goes to one actor alone still goes to its own inbox.
+    assert (await client.post(f"{API}/posts/{post.id}/like", headers=alice)).is_success
+    like, inboxes, _ = await one(app)
+    assert like["type"] == "Like" and inboxes == {"https://a.example/users/hank/inbox"}
+    async with sessions(app)() as session:
+        kept = await activities_out.one_per_server(
+            session,
+            [
+                "https://a.example/users/hank/inbox",
+                "https://a.example/inbox",
+                "https://b.example/users/dave/inbox",
+                "https://a.example/inbox",
+                "https://z.example/inbox",
+            ],
+        )
+    assert kept == [
+        "https://a.example/inbox",
+        "https://b.example/users/dave/inbox",
+        "https://z.example/inbox",
+    ]
+
+
 # --- follows -------------------------------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import httpx
 from fastapi import FastAPI
 
-from personae.agents import clock
+from personae import clock
 from personae.agents import engine as agents
 from personae.agents.guards import max_ai_turns
 from personae.config import Settings
@@ -41,6 +41,7 @@ async def test_limits_are_listed_overridden_validated_and_cleared(
         "agents_replies_per_hour",
         "agents_tokens_per_day",
         "agents_max_ai_turns",
+        "chat_max_tokens",
     }
     r = await client.patch(API, headers=alice, json={"agents_max_ai_turns": 5})
     assert r.status_code == 200 and r.json()["agents_max_ai_turns"]["value"] == 5

@@ -936,8 +936,9 @@ async def test_reports_validation_and_queue(db_kind: str, client: httpx.AsyncCli
     r = await report(client, bob, handle="@Carol", reason="hate")
     assert r.status_code == 409
 
-    assert (await status(client, "GET", "/admin/reports", bob)) == 403
-    assert (await status(client, "GET", "/admin/reports", {})) == 401
+    # To anyone but an admin the queue does not exist.
+    assert (await status(client, "GET", "/admin/reports", bob)) == 404
+    assert (await status(client, "GET", "/admin/reports", {})) == 404
     items = await queue(client, alice)
     assert [i["id"] for i in items] == [first["id"], r2.json()["id"]]  # oldest first
     assert items[0]["post_text"] == "buy cheap watches" and items[0]["reason"] == "spam"
@@ -963,7 +964,7 @@ async def test_resolving_reports(db_kind: str, client: httpx.AsyncClient) -> Non
     r = await report(client, bob, post_id=first["id"], reason="spam")
     dismissed_id = r.json()["id"]
     url = f"{API}/admin/reports/{dismissed_id}/resolve"
-    assert (await client.post(url, headers=bob, json={"action": "dismiss"})).status_code == 403
+    assert (await client.post(url, headers=bob, json={"action": "dismiss"})).status_code == 404
     assert (await client.post(url, headers=alice, json={"action": "ban"})).status_code == 422
     r = await client.post(url, headers=alice, json={"action": "dismiss", "note": "fine"})
     assert r.status_code == 200 and r.json()["status"] == "dismissed"
@@ -1011,7 +1012,7 @@ async def test_resolving_reports(db_kind: str, client: httpx.AsyncClient) -> Non
     await post(client, otto, "otto himself is fine")
 
     # The admin endpoints suspend and reinstate directly.
-    assert (await status(client, "POST", "/admin/actors/carol/suspend", bob)) == 403
+    assert (await status(client, "POST", "/admin/actors/carol/suspend", bob)) == 404
     assert (await status(client, "POST", "/admin/actors/nobody/suspend", alice)) == 404
     assert (await status(client, "POST", "/admin/actors/carol/suspend", alice)) == 204
     assert first["id"] not in await ids(client, "/timelines/public", bob)

@@ -74,8 +74,11 @@ async def test_follow_requests_are_answered_inline(
     assert r.status_code == 200 and "<html" not in r.text and "follows you now" in r.text
     profile = (await client.get(f"{API}/actors/alice", headers=bob)).json()
     assert profile["relationship"]["following"]
+    # A second click (or a second tab) answers as the first did and changes nothing.
     again = await client.post("/notifications/requests/bob/accept", headers=act(alice))
-    assert again.status_code == 404
+    assert again.status_code == 200 and "follows you now" in again.text
+    followers = (await client.get(f"{API}/actors/alice", headers=bob)).json()["followers_count"]
+    assert followers == 1
 
     await sign_up_carol_and_request(client)
     r = await client.post(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from personae.db import Base, IdMixin
@@ -43,5 +43,22 @@ class AuthToken(IdMixin, Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     kind: Mapped[str] = mapped_column(String(10))  # "session" | "api"
     name: Mapped[str] = mapped_column(String(100), default="")
-    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Every token ends: sessions after `session_days`, API tokens when their owner chose
+    # (at most `api_token_max_days`); a password change ends them all but the one in use.
+    expires_at: Mapped[datetime] = mapped_column()
+    # Written at most once a minute, so using a token rarely costs a write.
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AuthThrottle(Base):
+    """A counter of sign-in or sign-up attempts in a time window (see accounts/throttle.py).
+
+    Kept in the database so every process of the instance counts together; the key is a
+    digest of what is counted (account, client address ...), so no address is stored.
+    """
+
+    __tablename__ = "auth_throttles"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+    reset_at: Mapped[datetime] = mapped_column(index=True)

@@ -5,12 +5,19 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from personae.accounts import service
-from personae.accounts.models import Account, Persona
-from personae.deps import DB, SESSION_COOKIE, CurrentAccount, State, request_token
-from personae.errors import Forbidden
+from personae.accounts import service, signin
+from personae.accounts.models import Account, AuthToken, Persona
+from personae.deps import (
+    DB,
+    SESSION_COOKIE,
+    CurrentAccount,
+    State,
+    client_address,
+    request_token,
+)
+from personae.errors import Invalid
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -35,6 +42,9 @@ class Login(BaseModel):
     password: Password
     cookie: bool = False
     token_name: Annotated[str, StringConstraints(max_length=100)] = ""
+    # API tokens only (a cookie session lasts `session_days`): 1 to `api_token_max_days`;
+    # none means `api_token_days`.
+    expires_in_days: Annotated[int, Field(ge=1, le=3650)] | None = None
 
 
 class PersonaIn(BaseModel):
@@ -66,6 +76,19 @@ def account_out(account: Account) -> dict[str, Any]:
     }
 
 
+def token_out(token: AuthToken, current_id: str | None = None) -> dict[str, Any]:
+    """The API representation of a session or API token (never the token itself)."""
+    return {
+        "id": token.id,
+        "kind": token.kind,
+        "name": token.name,
+        "created_at": token.created_at.isoformat(),
+        "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
+        "expires_at": token.expires_at.isoformat(),
+        "current": token.id == current_id,
+    }
+
+
 def persona_out(persona: Persona) -> dict[str, Any]:
     """The API representation of a persona."""
     return {
@@ -77,24 +100,41 @@ def persona_out(persona: Persona) -> dict[str, Any]:
 
 
 @router.post("/accounts", status_code=201)
-async def sign_up(body: SignUp, db: DB) -> dict[str, Any]:
-    """Create an account (the first one becomes the admin)."""
-    account = await service.create_account(db, body.username, body.password, body.display_name)
+async def sign_up(body: SignUp, db: DB, state: State, request: Request) -> dict[str, Any]:
+    """Create an account (the first one becomes the admin); a few per client address."""
+    account = await signin.sign_up(
+        db,
+        body.username,
+        body.password,
+        body.display_name,
+        client_address(request),
+        signin.SignInLimits.from_settings(state.settings),
+    )
     return account_out(account)
 
 
 @router.post("/auth/token")
-async def log_in(body: Login, db: DB, state: State, response: Response) -> dict[str, Any]:
-    """Exchange a username and password for a bearer token (and optionally a cookie)."""
-    account = await service.authenticate(db, body.username, body.password)
+async def log_in(
+    body: Login, db: DB, state: State, request: Request, response: Response
+) -> dict[str, Any]:
+    """Exchange a username and password for a bearer token (and optionally a cookie);
+    429 with Retry-After after too many failures."""
+    settings = state.settings
+    if body.cookie and body.expires_in_days is not None:
+        raise Invalid(
+            "expires_in_days is for API tokens; a cookie session lasts session_days",
+            code="invalid_expiry",
+        )
+    if body.cookie:
+        days = settings.session_days
+    else:  # checked before the password, so a bad request costs no attempt
+        days = service.token_days(
+            body.expires_in_days, settings.api_token_days, settings.api_token_max_days
+        )
+    limits = signin.SignInLimits.from_settings(settings)
+    account = await signin.log_in(db, body.username, body.password, client_address(request), limits)
     kind = "session" if body.cookie else "api"
-    token = await service.issue_token(
-        db,
-        account,
-        kind,
-        body.token_name,
-        days=state.settings.session_days if body.cookie else None,
-    )
+    token = await service.issue_token(db, account, kind, body.token_name, days=days)
     if body.cookie:
         response.set_cookie(
             SESSION_COOKIE,
@@ -114,6 +154,19 @@ async def log_out(account: CurrentAccount, db: DB, request: Request, response: R
     if token:
         await service.revoke_token(db, token)
     response.delete_cookie(SESSION_COOKIE)
+
+
+@router.get("/auth/tokens")
+async def tokens(account: CurrentAccount, db: DB, request: Request) -> list[dict[str, Any]]:
+    """The caller's live browser sessions and API tokens (the one in use is `current`)."""
+    current = await service.token_id(db, request_token(request))
+    return [token_out(t, current) for t in await service.list_tokens(db, account)]
+
+
+@router.delete("/auth/tokens/{token_id}", status_code=204)
+async def revoke(token_id: str, account: CurrentAccount, db: DB) -> None:
+    """End one of the caller's sessions or API tokens (anyone else's is a 404)."""
+    await service.revoke_token_id(db, account, token_id)
 
 
 @router.get("/me")
@@ -152,9 +205,3 @@ async def update_persona(
 async def delete_persona(persona_id: str, account: CurrentAccount, db: DB) -> None:
     """Delete a persona."""
     await service.delete_persona(db, account, persona_id)
-
-
-def require_admin(account: Account) -> None:
-    """Raise Forbidden unless the account is an admin."""
-    if not account.is_admin:
-        raise Forbidden("only an admin may do this")

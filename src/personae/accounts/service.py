@@ -1,4 +1,8 @@
-"""Account operations: create, authenticate, tokens, personas."""
+"""Account operations: create, authenticate, tokens, personas.
+
+Every argon2 hash and verification runs in the hashing pool (`passwords.POOL`), never on
+the event loop; `_hasher` is looked up at each call so tests can swap in a cheaper one.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +13,46 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from personae.accounts import names
 from personae.accounts.models import Account, AuthToken, Persona
+from personae.accounts.passwords import MAX_PASSWORD, POOL, check_new_password
 from personae.db import utcnow
 from personae.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 
 USERNAME_RE = re.compile(r"^[a-z0-9_]{2,30}$")
-MIN_PASSWORD = 8
-MAX_PASSWORD = 1024
 # Stored for accounts nobody signs in to (demo people): argon2 rejects it as a hash.
 UNUSABLE_PASSWORD_HASH = "!"  # noqa: S105 - a marker, not a secret
 _hasher = PasswordHasher()
+# `last_used_at` is written when it is older than this, so a busy token costs one write a
+# minute, not one per request.
+LAST_USED_EVERY = timedelta(minutes=1)
+
+
+async def hash_password(password: str) -> str:
+    """argon2 hash of a password, computed in the hashing pool."""
+    hasher = _hasher
+    return await POOL.run(lambda: hasher.hash(password))
+
+
+async def verify_password(password_hash: str, password: str) -> bool:
+    """Whether a password matches its hash (in the hashing pool); False for a marker such
+    as UNUSABLE_PASSWORD_HASH, after as long as a real check takes."""
+    hasher = _hasher
+
+    def check() -> bool:
+        try:
+            return hasher.verify(password_hash, password)
+        except VerificationError:
+            return False
+        except InvalidHashError:  # an account nobody signs in to: take as long anyway
+            hasher.hash(password)
+            return False
+
+    return await POOL.run(check)
 
 
 def hash_token(token: str) -> str:
@@ -59,10 +89,7 @@ async def create_account(
     """Create an account, its actor and a default persona; the first one while no admin
     exists becomes the admin (demo accounts are never admins)."""
     name = normalise_username(username)
-    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise Invalid(
-            f"password must be {MIN_PASSWORD}-{MAX_PASSWORD} characters", code="invalid_password"
-        )
+    check_new_password(password, name)
     if len(display_name) > 100:
         raise Invalid("display_name is longer than 100 characters", code="field_too_long")
     from personae.characters.models import Character  # handles share one namespace
@@ -70,11 +97,15 @@ async def create_account(
     taken = await session.scalar(select(Account.id).where(Account.username == name))
     if taken or await session.scalar(select(Character.id).where(Character.handle == name)):
         raise Conflict(f"the username '{name}' is taken; choose another", code="username_taken")
+    await names.check_handle(session, name)
+    await names.check_display_name(
+        session, display_name or name, kind="person", operator_id=None, own_handle=name
+    )
     admin = is_admin if is_admin is not None else await count_admins(session) == 0
     account = Account(
         username=name,
         display_name=display_name or name,
-        password_hash=_hasher.hash(password),
+        password_hash=await hash_password(password),
         is_admin=admin,
     )
     session.add(account)
@@ -100,34 +131,46 @@ async def authenticate(session: AsyncSession, username: str, password: str) -> A
     )
     if account is None or len(password) > MAX_PASSWORD:
         # Hash anyway so the answer takes as long as for a real account (no user probing).
-        _hasher.hash(password[:MAX_PASSWORD])
+        await hash_password(password[:MAX_PASSWORD])
         raise Unauthorized("wrong username or password")
-    try:
-        _hasher.verify(account.password_hash, password)
-    except VerificationError:
-        raise Unauthorized("wrong username or password") from None
-    except InvalidHashError:  # an account nobody signs in to: take as long as a real check
-        _hasher.hash(password)
-        raise Unauthorized("wrong username or password") from None
+    if not await verify_password(account.password_hash, password):
+        raise Unauthorized("wrong username or password")
     if _hasher.check_needs_rehash(account.password_hash):
-        account.password_hash = _hasher.hash(password)
+        account.password_hash = await hash_password(password)
         await session.commit()
     return account
 
 
+def token_days(requested: int | None, default_days: int, max_days: int) -> int:
+    """How long a new API token lives: the caller's choice up to the maximum, else the
+    default (itself held to the maximum)."""
+    if requested is None:
+        return min(default_days, max_days)
+    if not 1 <= requested <= max_days:
+        raise Invalid(
+            f"expires_in_days must be 1-{max_days} (this instance's longest token life)",
+            code="invalid_expiry",
+        )
+    return requested
+
+
 async def issue_token(
-    session: AsyncSession, account: Account, kind: str, name: str = "", days: int | None = None
+    session: AsyncSession, account: Account, kind: str, name: str = "", *, days: float
 ) -> str:
-    """Create a session or API token and return it (only its hash is stored)."""
+    """Create a session or API token that ends after `days` and return it (only its hash
+    is stored); the account's expired tokens are swept out on the way."""
     token = secrets.token_urlsafe(32)
-    expires = utcnow() + timedelta(days=days) if days else None
+    now = utcnow()
+    await session.execute(
+        delete(AuthToken).where(AuthToken.account_id == account.id, AuthToken.expires_at <= now)
+    )
     session.add(
         AuthToken(
             account_id=account.id,
             token_hash=hash_token(token),
             kind=kind,
-            name=name[:100],
-            expires_at=expires,
+            name=name.strip()[:100],
+            expires_at=now + timedelta(days=days),
         )
     )
     await session.commit()
@@ -135,19 +178,35 @@ async def issue_token(
 
 
 async def account_for_token(session: AsyncSession, token: str) -> Account | None:
-    """The account a token belongs to, or None when unknown or expired."""
+    """The account a token belongs to, or None when unknown or expired; notes its use
+    (at most once a minute)."""
     if not token or len(token) > 200:
         return None
     found = (
         await session.execute(
-            select(Account, AuthToken.expires_at)
+            select(Account, AuthToken.id, AuthToken.expires_at, AuthToken.last_used_at)
             .join(AuthToken, AuthToken.account_id == Account.id)
             .where(AuthToken.token_hash == hash_token(token))
         )
     ).first()
-    if found is None or (found[1] is not None and found[1] < utcnow()):
+    now = utcnow()
+    if found is None or found[2] <= now:
         return None
     account: Account = found[0]
+    if found[3] is None or found[3] < now - LAST_USED_EVERY:
+        # Conditional, so concurrent requests with one token write it once between them.
+        await session.execute(
+            update(AuthToken)
+            .where(
+                AuthToken.id == found[1],
+                or_(
+                    AuthToken.last_used_at.is_(None),
+                    AuthToken.last_used_at < now - LAST_USED_EVERY,
+                ),
+            )
+            .values(last_used_at=now)
+        )
+        await session.commit()
     return account
 
 
@@ -157,6 +216,35 @@ async def revoke_token(session: AsyncSession, token: str) -> None:
     if row is not None:
         await session.delete(row)
         await session.commit()
+
+
+async def list_tokens(session: AsyncSession, account: Account) -> list[AuthToken]:
+    """The account's live sessions and API tokens, newest first."""
+    rows = await session.scalars(
+        select(AuthToken)
+        .where(AuthToken.account_id == account.id, AuthToken.expires_at > utcnow())
+        .order_by(AuthToken.id.desc())
+    )
+    return list(rows)
+
+
+async def token_id(session: AsyncSession, token: str | None) -> str | None:
+    """The id of the token a request came with (to mark "this one" in a list)."""
+    if not token or len(token) > 200:
+        return None
+    found = await session.scalar(
+        select(AuthToken.id).where(AuthToken.token_hash == hash_token(token))
+    )
+    return str(found) if found is not None else None
+
+
+async def revoke_token_id(session: AsyncSession, account: Account, ident: str) -> None:
+    """End one of the account's own sessions or tokens (anyone else's is a 404)."""
+    row = await session.get(AuthToken, ident[:32])
+    if row is None or row.account_id != account.id or row.expires_at <= utcnow():
+        raise NotFound("no such session or token")
+    await session.delete(row)
+    await session.commit()
 
 
 async def get_account_by_username(session: AsyncSession, username: str) -> Account:
@@ -205,6 +293,13 @@ def _check_persona_fields(name: str, description: str) -> None:
         raise Invalid("persona description is longer than 10000 characters", "field_too_long")
 
 
+async def _check_persona_name(session: AsyncSession, account: Account, name: str) -> None:
+    # A persona is who the person says they are in a chat: it may not pass for someone else.
+    await names.check_display_name(
+        session, name, kind="persona", operator_id=account.id, own_handle=account.username
+    )
+
+
 async def create_persona(
     session: AsyncSession,
     account: Account,
@@ -214,6 +309,7 @@ async def create_persona(
 ) -> Persona:
     """Add a persona; making it default unsets the previous default."""
     _check_persona_fields(name, description)
+    await _check_persona_name(session, account, name)
     if is_default:
         for p in await list_personas(session, account):
             p.is_default = False
@@ -239,7 +335,10 @@ async def update_persona(
         name if name is not None else persona.name,
         description if description is not None else persona.description,
     )
-    if name is not None:
+    if name is not None and name.strip() != persona.name:
+        await _check_persona_name(session, account, name)
+        persona.name = name.strip()
+    elif name is not None:
         persona.name = name.strip()
     if description is not None:
         persona.description = description
@@ -264,20 +363,14 @@ async def change_password(
     new: str,
     keep_token: str | None = None,
 ) -> None:
-    """Change the password after checking the current one; other browser sessions end."""
-    try:
-        ok = len(current) <= MAX_PASSWORD and _hasher.verify(account.password_hash, current)
-    except (VerificationError, InvalidHashError):
-        ok = False
+    """Change the password after checking the current one; every other session and API
+    token of the account ends (whoever held one may have known the old password)."""
+    check_new_password(new, account.username, "new password")
+    ok = len(current) <= MAX_PASSWORD and await verify_password(account.password_hash, current)
     if not ok:
         raise Forbidden("the current password is wrong", code="wrong_password")
-    if not MIN_PASSWORD <= len(new) <= MAX_PASSWORD:
-        raise Invalid(
-            f"the new password must be {MIN_PASSWORD}-{MAX_PASSWORD} characters",
-            code="invalid_password",
-        )
-    account.password_hash = _hasher.hash(new)
-    ended = delete(AuthToken).where(AuthToken.account_id == account.id, AuthToken.kind == "session")
+    account.password_hash = await hash_password(new)
+    ended = delete(AuthToken).where(AuthToken.account_id == account.id)
     if keep_token:
         ended = ended.where(AuthToken.token_hash != hash_token(keep_token))
     await session.execute(ended)

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.agents import prompts
 from personae.agents.guards import ai_streak, follows, has_engaged, limit_reached, max_ai_turns
-from personae.agents.memory import model_importance, recall
+from personae.agents.memory import PUBLIC, model_importance, recall
 from personae.agents.models import AgendaItem, AgentSettings
 from personae.characters.models import Character
 from personae.config import Settings
@@ -239,6 +239,7 @@ async def _publish(
     visibility: str = "public",
     in_reply_to_id: str | None = None,
     addressee: str | None = None,
+    content_warning: str = "",
 ) -> None:
     """Moderate the text, then hold it for review or leave its publication to the engine."""
     result = action.result
@@ -269,6 +270,7 @@ async def _publish(
             session,
             await current(session, viewer),
             text,
+            content_warning=content_warning,
             visibility=visibility,
             in_reply_to_id=in_reply_to_id,
             post_id=post_id,
@@ -405,10 +407,13 @@ async def write_reply(action: Action) -> None:
         raise Skip(limit)
     post, author = await _reply_target(action)
     earlier = await _earlier(action, post)
+    # Only a direct answer (which nobody but the author reads) may recall what the author
+    # said in private; a public or followers-only reply recalls public memories only.
     memories = await recall(
         action.session,
         action.character.id,
         post.text,
+        audience=author.id if post.visibility == "direct" else PUBLIC,
         about_actor_id=author.id,
         limit=MEMORIES_FOR_REPLY,
         touch=False,
@@ -438,7 +443,9 @@ async def write_reply(action: Action) -> None:
     await action.remember(
         "told", f"@{author.handle} {told}: {post.text}", author.id, post.id, private
     )
-    await _publish(action, text, post.visibility, post.id, author.handle)
+    # A reply keeps the warning of what it answers (as Mastodon's composer does), so the
+    # thread stays behind it here and on every server it reaches.
+    await _publish(action, text, post.visibility, post.id, author.handle, post.content_warning)
     if action.result.outcome == "published":
         said = f"I answered @{author.handle}: {text}"
         await action.remember("said", said, author.id, action.result.post_id, private)

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from taskiq import AckableMessage, AsyncBroker, AsyncTaskiqDecoratedTask, InMemoryBroker
 from taskiq_redis import RedisStreamBroker
 
-from personae.agents import clock
+from personae import clock
 from personae.agents import engine as agent_engine
 from personae.agents.engine import Engine
 from personae.config import Settings

@@ -5,7 +5,7 @@ Retrieval follows Generative Agents (Park et al., 2023): each candidate scores r
 relevance to the query (full-text rank, scaled to [0, 1]), with equal weights. Keyword
 search stands in for embeddings: SQLite FTS5 and PostgreSQL full-text need no extension.
 
-Times come from the engine's clock (`personae.agents.clock`), so a simulation that runs
+Times come from the engine's clock (`personae.clock`), so a simulation that runs
 ahead ages memories as it goes. Writers flush and never commit: a memory is part of the
 caller's change (a reply saved, an action carried out) and lands or fails with it.
 
@@ -35,7 +35,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from personae.agents import clock
+from personae import clock
 from personae.agents.models import Memory
 from personae.db import new_id
 from personae.errors import Invalid
@@ -44,9 +44,11 @@ from personae.social.actors import search_key
 
 KINDS = ("observation", "said", "did", "told", "reflection")
 SOURCES = ("feed", "chat", "private", "self")
-# Sources only ever recalled for the person they are about: private chats, and direct or
-# followers-only posts.
+# Sources private with the person they are about: private chats, and direct or
+# followers-only posts. Their memories get that person as their audience.
 PERSONAL = ("chat", "private")
+# The audience of a memory anything may recall; any other audience is one actor's id.
+PUBLIC = "public"
 MAX_TEXT = 1000
 MIN_IMPORTANCE, MAX_IMPORTANCE = 1, 10
 
@@ -201,16 +203,27 @@ async def remember(
     importance: int | None = None,
     backend: Backend | None = None,
     scored_by: str = "heuristic",
+    audience: str | None = None,
 ) -> tuple[Memory, Usage]:
     """Store one memory (flushed, not committed); returns it and the tokens scoring cost.
 
     Importance: `importance` when given (recorded as `scored_by`), else the model's score
-    when a backend is given, else (or when the model fails) the heuristic.
+    when a backend is given, else (or when the model fails) the heuristic. `audience`
+    defaults to the person a private source (chat, direct or followers-only post) is
+    about, else public.
     """
     if kind not in KINDS:
         raise Invalid(f"kind must be one of {', '.join(KINDS)}", "bad_memory_kind")
     if source not in SOURCES:
         raise Invalid(f"source must be one of {', '.join(SOURCES)}", "bad_memory_source")
+    if audience is None:
+        if source in PERSONAL and about_actor_id is None:
+            raise Invalid("a private memory needs the actor it is about", "bad_memory_audience")
+        audience = about_actor_id if source in PERSONAL and about_actor_id else PUBLIC
+    if audience != PUBLIC and (len(audience) != 32 or source not in (*PERSONAL, "self")):
+        # Private memories come from private sources (or are reflections on them); an
+        # audience is an actor's id, never free text.
+        raise Invalid("audience must be 'public' or one actor's id", "bad_memory_audience")
     if source_id is not None and len(source_id) > 32:
         raise Invalid("source_id must be an id of at most 32 characters", "bad_source_id")
     # PostgreSQL cannot store NUL; nothing meaningful is lost by dropping it.
@@ -236,6 +249,7 @@ async def remember(
         about_actor_id=about_actor_id,
         source=source,
         source_id=source_id,
+        audience=audience,
         importance=score,
         scored_by=scored_by,
         at=moment,
@@ -320,6 +334,7 @@ async def recall(
     character_id: str,
     query: str,
     *,
+    audience: str = PUBLIC,
     about_actor_id: str | None = None,
     limit: int = 5,
     only_about: bool = False,
@@ -328,19 +343,21 @@ async def recall(
 ) -> list[Memory]:
     """The `limit` memories best for `query` (recency + importance + relevance), marked recalled.
 
-    Memories of private chats count only when they are about `about_actor_id`: what one
-    person says in a chat is never recalled for a post or for anyone else. `only_about`
-    keeps to memories about `about_actor_id`; `exclude_source_id` leaves out one source
-    (the conversation being held, whose history the prompt already has). With
+    `audience` is who will read what the memories go into: "public" (the default, for
+    anything others may see: a post, a public reply) recalls public memories only; one
+    actor's id (a private chat with them, a direct answer to them) adds the memories
+    private with that actor. So what one person said in private is never recalled for a
+    post, a public reply to them, or anyone else. `about_actor_id` ranks memories about
+    that actor higher (and `only_about` keeps to them); `exclude_source_id` leaves out one
+    source (the conversation being held, whose history the prompt already has). With
     `touch=False` the caller marks them recalled itself (`touch_memories`), in its own
     write: the agents' engine must not open a write transaction while the model works.
     """
     limit = max(1, min(int(limit), MAX_RECALL))
-    scope: list[ColumnElement[bool]] = [Memory.character_id == character_id]
-    if about_actor_id is None:
-        scope.append(Memory.source.not_in(PERSONAL))
-    else:
-        scope.append(or_(Memory.source.not_in(PERSONAL), Memory.about_actor_id == about_actor_id))
+    scope: list[ColumnElement[bool]] = [
+        Memory.character_id == character_id,
+        Memory.audience.in_(sorted({PUBLIC, audience})),
+    ]
     if only_about:
         if about_actor_id is None:
             raise ValueError("only_about needs about_actor_id")

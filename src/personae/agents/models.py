@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from personae.db import Base, IdMixin, utcnow
+from personae.db import Base, IdMixin, JSONDict, JSONList, utcnow
 
 ACTION_KINDS = ("post", "reply", "answer_dm", "follow_back", "browse", "reflect")
 # What a creator may allow; browsing may end in a like or a repost.
@@ -36,11 +36,11 @@ class AgentSettings(Base):
     active_from: Mapped[int] = mapped_column(Integer, default=8)
     active_until: Mapped[int] = mapped_column(Integer, default=22)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    interests: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    interests: Mapped[list[Any]] = mapped_column(JSONList, default=list)
     posting_style: Mapped[str] = mapped_column(Text, default="")
     reply_policy: Mapped[str] = mapped_column(String(10), default="engaged")
     approval_mode: Mapped[bool] = mapped_column(Boolean, default=False)
-    allowed_actions: Mapped[list[Any]] = mapped_column(JSON, default=lambda: list(ALLOWABLE))
+    allowed_actions: Mapped[list[Any]] = mapped_column(JSONList, default=lambda: list(ALLOWABLE))
     # A triggered answer (reply, direct message, follow back) waits a moment drawn from
     # [reply_delay_min_s, reply_delay_max_s]: people answer after a while, not instantly.
     reply_delay_min_s: Mapped[int] = mapped_column(Integer, default=45, server_default="45")
@@ -89,8 +89,8 @@ class AgendaItem(IdMixin, Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     output_text: Mapped[str] = mapped_column(Text, default="")
     result_post_id: Mapped[str | None] = mapped_column(String(32), default=None)
-    inputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    memories_used: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSONDict, default=dict)
+    memories_used: Mapped[list[Any]] = mapped_column(JSONList, default=list)
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     backend: Mapped[str] = mapped_column(String(100), default="")
@@ -115,8 +115,12 @@ class Memory(IdMixin, Base):
     about_actor_id: Mapped[str | None] = mapped_column(
         ForeignKey("actors.id", ondelete="CASCADE"), default=None
     )
-    source: Mapped[str] = mapped_column(String(10), default="feed")  # feed, chat, self
+    source: Mapped[str] = mapped_column(String(10), default="feed")  # feed, chat, private, self
     source_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    # Who may read what it is recalled into: "public", or the id of the one actor it is
+    # private with (their chat, their direct or followers-only post). Only a direct answer
+    # to that actor may recall it; anything public recalls public memories only.
+    audience: Mapped[str] = mapped_column(String(32), default="public", server_default="public")
     importance: Mapped[int] = mapped_column(Integer, default=3)
     scored_by: Mapped[str] = mapped_column(String(10), default="heuristic")
     # When it happened (the engine's clock, which a simulation runs ahead).

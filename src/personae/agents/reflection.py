@@ -1,7 +1,8 @@
 """Reflection: a character turns its recent memories into a few higher-level insights.
 
 As in Generative Agents, reflections are memories too (kind "reflection", source
-"self"), so later retrieval can surface them; they rank a little above what they came
+"self", audience public), so later retrieval can surface them; they are drawn from public
+memories only, so nobody's private words reach them; they rank a little above what they came
 from (the heuristic's importance + 2), since a conclusion says more than one event.
 The engine reflects once `memories_since_reflection` reaches `agents_reflect_every`.
 """
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.agents.memory import (
     MAX_IMPORTANCE,
-    PERSONAL,
+    PUBLIC,
     after,
     heuristic_importance,
     latest_reflection,
@@ -83,10 +84,11 @@ async def reflect(
     recent = list(
         await session.scalars(
             select(Memory)
-            # Never what one person said in private: a reflection may surface anywhere.
+            # Public memories only, never what one person said in private: a reflection
+            # is public (any post may recall it), so it never mixes audiences.
             .where(
                 Memory.character_id == character_id,
-                Memory.source.not_in(PERSONAL),
+                Memory.audience == PUBLIC,
                 *after(last),
             )
             .order_by(Memory.at.desc(), Memory.id.desc())

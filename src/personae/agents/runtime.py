@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from taskiq import InMemoryBroker
 from taskiq.receiver import Receiver
 
-from personae.agents import clock
+from personae import clock
 from personae.agents import engine as agent_engine
 from personae.agents.engine import Engine
 from personae.agents.jobs import (

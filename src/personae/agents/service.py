@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from personae import clock
 from personae.accounts.models import Account
-from personae.agents import clock
 from personae.agents.engine import replan
 from personae.agents.guards import DAY, ai_streak, max_ai_turns, usage_since
 from personae.agents.models import ALLOWABLE, STATES, AgendaItem, AgentSettings
@@ -275,7 +275,7 @@ async def approve(
     actor = await session.get(Actor, item.character_id)
     assert character is not None and actor is not None
     viewer = await viewer_for(session, account, actor.handle)
-    visibility, in_reply_to = "public", None
+    visibility, in_reply_to, warning = "public", None, ""
     if item.kind in ("reply", "answer_dm") and item.trigger_post_id:
         parent = await get_visible_post(session, viewer, item.trigger_post_id)
         cap = await max_ai_turns(session, settings)
@@ -284,7 +284,7 @@ async def approve(
                 f"the thread already has {cap} AI posts in a row; reject this reply",
                 code="thread_loop",
             )
-        visibility, in_reply_to = parent.visibility, parent.id
+        visibility, in_reply_to, warning = parent.visibility, parent.id, parent.content_warning
     post_id = new_id()
     now = clock.now()
     claimed = await session.execute(
@@ -303,7 +303,13 @@ async def approve(
         await session.rollback()
         raise Conflict("this item was reviewed meanwhile", code="not_held")
     await posts.create_post(
-        session, viewer, body, visibility=visibility, in_reply_to_id=in_reply_to, post_id=post_id
+        session,
+        viewer,
+        body,
+        content_warning=warning,  # a reply keeps its parent's warning, as when not held
+        visibility=visibility,
+        in_reply_to_id=in_reply_to,
+        post_id=post_id,
     )
     await session.refresh(item)
     return item

@@ -18,15 +18,15 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from personae import clock
 from personae.accounts.models import Account
 from personae.accounts.service import UNUSABLE_PASSWORD_HASH, create_account
-from personae.agents import clock
 from personae.agents import engine as agent_engine
 from personae.agents.engine import Engine
 from personae.agents.jobs import action_slots
@@ -225,7 +225,7 @@ async def run_simulation(
     engine.backends.get(name)  # a clear BackendError now rather than in every action
     slots = concurrency or action_slots(settings, name)
     await _prepare(engine, characters, seed, backend)
-    sim = clock.SimClock(start or datetime.now(UTC))
+    sim = clock.SimClock(start or clock.now())
     begin = sim.now()
     end = begin + timedelta(hours=hours)
     total_s = (end - begin).total_seconds()

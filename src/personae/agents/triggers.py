@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from personae.agents import clock
+from personae import clock
 from personae.agents.models import AgendaItem, AgentSettings
 from personae.db import new_id
 from personae.social.models import Actor, Post

@@ -60,6 +60,13 @@ def load_json(data: bytes, limits: CardLimits, what: str) -> Any:
 
 
 def _check_str(text: str, what: str) -> None:
+    # No real card text holds NUL, and PostgreSQL cannot store it.
+    if "\x00" in text:
+        raise CardError(
+            "bad_encoding",
+            f"{what} contains a NUL character (\\u0000) in a text value "
+            f"(near {text[:40]!r}). Remove it and try again.",
+        )
     # JSON "\ud800" escapes decode to lone surrogates, which cannot be written back as UTF-8.
     if not text.isascii():
         try:

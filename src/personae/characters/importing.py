@@ -25,9 +25,14 @@ from personae.characters.models import (
     Lorebook,
     LorebookEntry,
 )
-from personae.characters.service import free_handle, get_character, handle_taken, sniff_image
+from personae.characters.service import (
+    free_handle,
+    get_character,
+    handle_taken,
+    insert_character,
+    sniff_image,
+)
 from personae.errors import Conflict, DomainError, Invalid
-from personae.social.actors import sync_character_actor
 
 ExportFormat = Literal["png", "json", "charx"]
 EXPORT_MIME = {"png": "image/png", "json": "application/json", "charx": "application/zip"}
@@ -92,6 +97,7 @@ async def import_card(
     except cards.CardError as exc:
         raise rejected(exc) from None
     columns, card_extra = character_columns(parsed.card)
+    handle_given = handle
     if handle:
         if await handle_taken(session, handle):
             raise Conflict(f"the handle '{handle}' is taken; choose another", "handle_taken")
@@ -107,9 +113,7 @@ async def import_card(
         except Invalid:
             character.avatar = None
     try:
-        session.add(character)
-        await session.flush()
-        await sync_character_actor(session, character)
+        await insert_character(session, account, character, explicit_handle=bool(handle_given))
         for i, asset in enumerate(parsed.assets):
             session.add(
                 CharacterAsset(

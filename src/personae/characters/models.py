@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     Boolean,
     ForeignKey,
     Integer,
@@ -16,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from personae.db import Base, IdMixin, utcnow
+from personae.db import Base, IdMixin, JSONDict, JSONList, utcnow
 
 VISIBILITIES = ("private", "unlisted", "public")
 
@@ -37,21 +36,21 @@ class Character(IdMixin, Base):
     personality: Mapped[str] = mapped_column(Text, default="")
     scenario: Mapped[str] = mapped_column(Text, default="")
     first_mes: Mapped[str] = mapped_column(Text, default="")
-    alternate_greetings: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    group_only_greetings: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    alternate_greetings: Mapped[list[Any]] = mapped_column(JSONList, default=list)
+    group_only_greetings: Mapped[list[Any]] = mapped_column(JSONList, default=list)
     mes_example: Mapped[str] = mapped_column(Text, default="")
     system_prompt: Mapped[str] = mapped_column(Text, default="")
     post_history_instructions: Mapped[str] = mapped_column(Text, default="")
     creator_notes: Mapped[str] = mapped_column(Text, default="")
     creator: Mapped[str] = mapped_column(String(200), default="")
     character_version: Mapped[str] = mapped_column(String(100), default="")
-    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    extensions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    tags: Mapped[list[Any]] = mapped_column(JSONList, default=list)
+    extensions: Mapped[dict[str, Any]] = mapped_column(JSONDict, default=dict)
     # Everything else a card carried (V3 extras, unknown keys) so export loses nothing.
-    card_extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    card_extra: Mapped[dict[str, Any]] = mapped_column(JSONDict, default=dict)
     # Our own fields.
     backend: Mapped[str | None] = mapped_column(String(100), default=None)
-    sampling: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    sampling: Mapped[dict[str, Any]] = mapped_column(JSONDict, default=dict)
     avatar: Mapped[bytes | None] = mapped_column(LargeBinary, default=None, deferred=True)
     avatar_mime: Mapped[str] = mapped_column(String(50), default="")
     revision: Mapped[int] = mapped_column(Integer, default=1)
@@ -84,8 +83,8 @@ class Lorebook(IdMixin, Base):
     scan_depth: Mapped[int | None] = mapped_column(Integer, default=None)
     token_budget: Mapped[int | None] = mapped_column(Integer, default=None)
     recursive_scanning: Mapped[bool | None] = mapped_column(Boolean, default=None)
-    extensions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    extensions: Mapped[dict[str, Any]] = mapped_column(JSONDict, default=dict)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSONDict, default=dict)
 
 
 class CharacterLorebook(Base):
@@ -110,8 +109,8 @@ class LorebookEntry(IdMixin, Base):
     lorebook_id: Mapped[str] = mapped_column(
         ForeignKey("lorebooks.id", ondelete="CASCADE"), index=True
     )
-    keys: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    secondary_keys: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    keys: Mapped[list[Any]] = mapped_column(JSONList, default=list)
+    secondary_keys: Mapped[list[Any]] = mapped_column(JSONList, default=list)
     content: Mapped[str] = mapped_column(Text, default="")
     name: Mapped[str] = mapped_column(String(200), default="")
     comment: Mapped[str] = mapped_column(Text, default="")
@@ -124,6 +123,6 @@ class LorebookEntry(IdMixin, Base):
     priority: Mapped[int | None] = mapped_column(Integer, default=None)
     position: Mapped[str] = mapped_column(String(20), default="before_char")
     card_entry_id: Mapped[int | None] = mapped_column(Integer, default=None)
-    extensions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    extensions: Mapped[dict[str, Any]] = mapped_column(JSONDict, default=dict)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSONDict, default=dict)
     sort: Mapped[int] = mapped_column(Integer, default=0)

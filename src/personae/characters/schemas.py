@@ -4,10 +4,34 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from personae.characters.lore_keys import regex_problem
+from personae.request_guard import json_problem
 
 HANDLE_PATTERN = r"^[a-z0-9_]{1,30}$"
 LONG_TEXT = 100_000
+# A card allows 64 levels of nesting, and a lorebook entry's extensions sit 4 levels down
+# in an exported card (data.character_book.entries[i]): free-form JSON we accept nests at
+# most 60 levels, so whatever the API stores can always be exported again.
+FREE_FORM_DEPTH = 60
+
+
+def _not_too_deep(value: dict[str, Any]) -> dict[str, Any]:
+    problem = json_problem(value, FREE_FORM_DEPTH)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+FreeForm = Annotated[dict[str, Any], AfterValidator(_not_too_deep)]
 
 ShortText = Annotated[str, StringConstraints(max_length=200)]
 LongText = Annotated[str, StringConstraints(max_length=LONG_TEXT)]
@@ -48,9 +72,51 @@ class CharacterFields(BaseModel):
     creator: ShortText | None = None
     character_version: ShortText | None = None
     tags: Annotated[list[Tag], Field(max_length=100)] | None = None
-    extensions: dict[str, Any] | None = None
+    extensions: FreeForm | None = None
     backend: Annotated[str, StringConstraints(max_length=100)] | None = None
     sampling: Sampling | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_empty(cls, data: Any) -> Any:
+        """An explicit null empties a field (as in JSON Merge Patch); a few may not be null.
+
+        Null reaching a column would be stored as JSON null and break every later read.
+        """
+        if not isinstance(data, dict):
+            return data
+        for key in _NEVER_NULL:
+            if key in data and data[key] is None:
+                raise ValueError(f"{key} may not be null")
+        return {
+            key: _EMPTY[key]() if value is None and key in _EMPTY else value
+            for key, value in data.items()
+        }
+
+
+_NEVER_NULL = ("name", "handle", "visibility")
+_EMPTY: dict[str, type] = {
+    **{
+        name: str
+        for name in (
+            "nickname",
+            "description",
+            "personality",
+            "scenario",
+            "first_mes",
+            "mes_example",
+            "system_prompt",
+            "post_history_instructions",
+            "creator_notes",
+            "creator",
+            "character_version",
+        )
+    },
+    "alternate_greetings": list,
+    "group_only_greetings": list,
+    "tags": list,
+    "extensions": dict,
+}
 
 
 class CharacterCreate(CharacterFields):
@@ -114,15 +180,38 @@ class EntryFields(BaseModel):
     insertion_order: int = Field(default=100, ge=-1_000_000, le=1_000_000)
     priority: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
     position: Literal["before_char", "after_char"] = "before_char"
-    extensions: dict[str, Any] = {}
+    extensions: FreeForm = {}
+
+    @model_validator(mode="after")
+    def _regex_keys_run(self) -> EntryFields:
+        """Regex keys must be patterns RE2 can run (linear time, no look-around)."""
+        if self.use_regex:
+            for field in ("keys", "secondary_keys"):
+                for i, key in enumerate(getattr(self, field)):
+                    problem = regex_problem(key)
+                    if problem is not None:
+                        raise ValueError(f"{field}[{i}] {key[:60]!r} {problem}")
+        return self
 
 
-class EntryOut(EntryFields):
-    """A stored entry."""
-
-    model_config = ConfigDict(extra="ignore")
+class EntryOut(BaseModel):
+    """A stored entry, as read (imported cards may hold what the API would refuse)."""
 
     id: str
+    keys: list[str]
+    secondary_keys: list[str]
+    content: str
+    name: str
+    comment: str
+    enabled: bool
+    constant: bool
+    selective: bool
+    case_sensitive: bool
+    use_regex: bool
+    insertion_order: int
+    priority: int | None
+    position: str
+    extensions: dict[str, Any]
 
 
 class LorebookFields(BaseModel):
@@ -135,7 +224,7 @@ class LorebookFields(BaseModel):
     scan_depth: int | None = Field(default=None, ge=1, le=1000)
     token_budget: int | None = Field(default=None, ge=1, le=1_000_000)
     recursive_scanning: bool | None = None
-    extensions: dict[str, Any] = {}
+    extensions: FreeForm = {}
     entries: Annotated[list[EntryFields], Field(max_length=2000)] = []
 
 

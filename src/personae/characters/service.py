@@ -7,6 +7,7 @@ import unicodedata
 from typing import Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
@@ -86,24 +87,59 @@ def _apply_fields(character: Character, fields: CharacterFields) -> None:
         )
 
 
+def _handle_taken_error(handle: str) -> Conflict:
+    return Conflict(f"the handle '{handle}' is taken; choose another", "handle_taken")
+
+
+async def insert_character(
+    session: AsyncSession, owner: Account, character: Character, explicit_handle: bool
+) -> None:
+    """Insert a new character and its actor as the transaction's first write.
+
+    Two requests may both find a handle free and both insert it: the loser's insert fails
+    on the unique index. An explicit handle then answers 409; a derived one moves on to
+    the next free handle. Rolling back loses nothing else because nothing was written
+    before; it expires `owner`, which is loaded again for the caller.
+    """
+    for _ in range(5):
+        session.add(character)
+        try:
+            await session.flush()
+            await sync_character_actor(session, character)
+            return
+        except IntegrityError:
+            await session.rollback()
+            await session.refresh(owner)
+            if explicit_handle:
+                raise _handle_taken_error(character.handle) from None
+            character.handle = await free_handle(session, character.name)
+    raise Conflict("no free handle was found for this name; choose one", "handle_taken")
+
+
 async def create_character(
     session: AsyncSession, owner: Account, fields: CharacterCreate, commit: bool = True
 ) -> Character:
-    """Create a character owned by `owner`; a taken handle is a 409."""
+    """Create a character owned by `owner`; a taken handle is a 409.
+
+    With `commit` the character is this transaction's first write (a request); without,
+    the caller owns a transaction that may hold more, so a lost handle race is not retried.
+    """
     if fields.handle:
         if await handle_taken(session, fields.handle):
-            raise Conflict(f"the handle '{fields.handle}' is taken; choose another", "handle_taken")
+            raise _handle_taken_error(fields.handle)
         handle = fields.handle
     else:
         handle = await free_handle(session, fields.name)
     character = Character(owner_id=owner.id, handle=handle, name=fields.name)
     character.visibility = "private"
     _apply_fields(character, fields)
-    session.add(character)
-    await session.flush()
-    await sync_character_actor(session, character)
     if commit:
+        await insert_character(session, owner, character, explicit_handle=bool(fields.handle))
         await session.commit()
+    else:
+        session.add(character)
+        await session.flush()
+        await sync_character_actor(session, character)
     return character
 
 
@@ -250,9 +286,7 @@ async def duplicate_character(session: AsyncSession, account: Account, ref: str)
     copy.visibility = "private"
     copy.handle = await free_handle(session, source.handle)
     copy.name = source.name
-    session.add(copy)
-    await session.flush()
-    await sync_character_actor(session, copy)
+    await insert_character(session, account, copy, explicit_handle=False)
     assets = await session.scalars(
         select(CharacterAsset)
         .where(CharacterAsset.character_id == source.id)
@@ -307,18 +341,18 @@ def character_out(character: Character, owner_username: str, books: list[str]) -
         "personality": character.personality,
         "scenario": character.scenario,
         "first_mes": character.first_mes,
-        "alternate_greetings": list(character.alternate_greetings),
-        "group_only_greetings": list(character.group_only_greetings),
+        "alternate_greetings": list(character.alternate_greetings or []),
+        "group_only_greetings": list(character.group_only_greetings or []),
         "mes_example": character.mes_example,
         "system_prompt": character.system_prompt,
         "post_history_instructions": character.post_history_instructions,
         "creator_notes": character.creator_notes,
         "creator": character.creator,
         "character_version": character.character_version,
-        "tags": list(character.tags),
-        "extensions": dict(character.extensions),
+        "tags": list(character.tags or []),
+        "extensions": dict(character.extensions or {}),
         "backend": character.backend,
-        "sampling": dict(character.sampling),
+        "sampling": dict(character.sampling or {}),
         "has_avatar": bool(character.avatar_mime),
         "revision": character.revision,
         "lorebook_ids": books,

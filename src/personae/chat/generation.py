@@ -21,6 +21,7 @@ from personae.accounts.service import default_persona
 from personae.agents.memory import heuristic_importance, recall, remember
 from personae.characters.lorebooks import list_entries
 from personae.characters.models import Character, CharacterLorebook, Lorebook
+from personae.chat.access import require_chat
 from personae.chat.events import ChatEvent, ReplyDone, ReplyError, ReplyStarted, ReplyToken
 from personae.chat.lore import DEFAULT_SCAN_DEPTH, DEFAULT_TOKEN_BUDGET, LoreEntry
 from personae.chat.models import Conversation, Message
@@ -209,6 +210,7 @@ async def outside_memories_note(
         session,
         character.id,
         query,
+        audience=person_id,  # a private chat: theirs may come back, nobody else's
         about_actor_id=person_id,
         limit=OUTSIDE_MEMORIES,
         only_about=True,
@@ -248,6 +250,9 @@ async def plan_reply(
     if row is None:
         raise NotFound("no such conversation")
     conversation, character, chosen_persona = row
+    # Every turn, not only the first: the character may have gone private since, or a
+    # block come between the person and its operator.
+    await require_chat(session, account, character)
     backend = registry.get(character.backend)
     messages = await all_messages(session, conversation.id)
     by_id = {m.id: m for m in messages}

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+
+from personae.characters.lore_keys import key_matches
 
 DEFAULT_SCAN_DEPTH = 4
 DEFAULT_TOKEN_BUDGET = 512
 MAX_RECURSION = 3
-MAX_REGEX_LENGTH = 500
-_SLASHED = re.compile(r"^/(.+)/([imsx]*)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -30,40 +28,6 @@ class LoreEntry:
     insertion_order: int = 100
     priority: int | None = None
     position: str = "before_char"
-
-
-@lru_cache(maxsize=1024)
-def _compile(key: str, case_sensitive: bool) -> re.Pattern[str] | None:
-    """A user-written key as a regex; `/pattern/flags` form accepted; bad ones ignored."""
-    if len(key) > MAX_REGEX_LENGTH:
-        return None
-    flags = 0 if case_sensitive else re.IGNORECASE
-    match = _SLASHED.match(key)
-    pattern = key
-    if match:
-        pattern = match.group(1)
-        for letter in match.group(2):
-            flags |= {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}[
-                letter
-            ]
-    try:
-        return re.compile(pattern, flags)
-    except re.error:
-        return None
-
-
-def key_matches(
-    key: str, text: str, case_sensitive: bool, use_regex: bool, lowered: str | None = None
-) -> bool:
-    """Whether one key occurs in the text (`lowered`: text.lower(), if already made)."""
-    if not key:
-        return False
-    if use_regex:
-        compiled = _compile(key, case_sensitive)
-        return bool(compiled and compiled.search(text))
-    if case_sensitive:
-        return key in text
-    return key.lower() in (lowered if lowered is not None else text.lower())
 
 
 def _triggered(entry: LoreEntry, text: str, lowered: str) -> bool:

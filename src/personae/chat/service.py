@@ -11,6 +11,7 @@ from personae.accounts.models import Account
 from personae.accounts.service import default_persona, get_persona
 from personae.characters.models import Character
 from personae.characters.service import get_character
+from personae.chat.access import blocked_for, chattable, require_chat
 from personae.chat.macros import MacroContext, render
 from personae.chat.models import Conversation, Message
 from personae.db import utcnow
@@ -35,6 +36,7 @@ async def open_conversation(
 ) -> Conversation:
     """Start a chat with a visible character; its greetings become sibling first messages."""
     character = await get_character(session, account, character_ref)
+    await require_chat(session, account, character, f"no character '{character_ref}'")
     persona = (
         await get_persona(session, account, persona_id)
         if persona_id
@@ -71,12 +73,26 @@ async def open_conversation(
 
 
 async def get_conversation(
-    session: AsyncSession, account: Account, conversation_id: str
+    session: AsyncSession, account: Account, conversation_id: str, *, usable: bool = True
 ) -> Conversation:
-    """One of the caller's conversations (404 for anyone else's)."""
-    conversation = await session.get(Conversation, conversation_id)
-    if conversation is None or conversation.owner_id != account.id:
+    """One of the caller's conversations (404 for anyone else's).
+
+    While the caller may no longer chat with its character (it went private, or a block
+    came between them) the conversation is a 404 too, unless `usable=False`: deleting it
+    stays possible, since what they said there is theirs.
+    """
+    row = (
+        await session.execute(
+            select(Conversation, Character)
+            .join(Character, Character.id == Conversation.character_id)
+            .where(Conversation.id == conversation_id, Conversation.owner_id == account.id)
+        )
+    ).first()
+    if row is None:
         raise NotFound("no such conversation")
+    conversation, character = row
+    if usable:
+        await require_chat(session, account, character)
     return conversation
 
 
@@ -88,7 +104,12 @@ async def list_conversations(
     before: str | None = None,
 ) -> list[Conversation]:
     """The caller's conversations, most recently active first."""
-    stmt = select(Conversation).where(Conversation.owner_id == account.id)
+    blocked = await blocked_for(session, account)
+    stmt = (
+        select(Conversation)
+        .join(Character, Character.id == Conversation.character_id)
+        .where(Conversation.owner_id == account.id, chattable(account, blocked))
+    )
     if character_id:
         stmt = stmt.where(Conversation.character_id == character_id)
     if before:
@@ -102,8 +123,8 @@ async def list_conversations(
 async def delete_conversation(
     session: AsyncSession, account: Account, conversation_id: str
 ) -> None:
-    """Delete a conversation and all its messages."""
-    conversation = await get_conversation(session, account, conversation_id)
+    """Delete a conversation and all its messages (also one the caller can no longer use)."""
+    conversation = await get_conversation(session, account, conversation_id, usable=False)
     await session.delete(conversation)
     await session.commit()
 

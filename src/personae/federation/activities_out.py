@@ -41,7 +41,8 @@ TAKE_BACK_KINDS = frozenset({"post.deleted", "unlike", "unrepost", "unfollow", "
 
 @dataclass(frozen=True)
 class Outgoing:
-    """An activity and the inboxes it goes to (deduplicated by `delivery.enqueue`)."""
+    """An activity and the inboxes it goes to (one per server where a shared inbox covers
+    them: `one_per_server`)."""
 
     activity: dict[str, Any]
     inboxes: list[str] = field(default_factory=list)
@@ -97,6 +98,23 @@ async def _post_audience(
     inboxes = await _follower_inboxes(session, author_id) if visibility in TO_FOLLOWERS else []
     inboxes += [_preferred(r) for r in await _remotes(session, addressed)]
     return inboxes
+
+
+async def one_per_server(session: AsyncSession, inboxes: Sequence[str]) -> list[str]:
+    """The inboxes to send one activity to, each once, and a personal inbox left out when
+    its actor's shared inbox already gets it: the shared inbox reaches everyone on that
+    server, so a second copy would make it see (and show) the activity twice."""
+    unique = list(dict.fromkeys(inbox for inbox in inboxes if inbox))
+    if len(unique) < 2:
+        return unique
+    wanted = set(unique)
+    rows = await session.execute(
+        select(RemoteActor.inbox, RemoteActor.shared_inbox).where(
+            RemoteActor.inbox.in_(unique), RemoteActor.shared_inbox != ""
+        )
+    )
+    covered = {inbox for inbox, shared in rows if shared in wanted and shared != inbox}
+    return [inbox for inbox in unique if inbox not in covered]
 
 
 def _undo(actor_id: str, activity: dict[str, Any]) -> dict[str, Any]:
@@ -380,4 +398,8 @@ async def build(
     builder = BUILDERS.get(event.kind)
     if builder is None:
         return None
-    return await builder(session, federation.urls, event, actor)
+    outgoing = await builder(session, federation.urls, event, actor)
+    if outgoing is None:
+        return None
+    # Whatever the kind, one copy per server where a shared inbox covers its recipients.
+    return Outgoing(outgoing.activity, await one_per_server(session, outgoing.inboxes))

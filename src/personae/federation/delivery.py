@@ -4,7 +4,8 @@
 when the change behind it is committed. `deliver_due` (run by the worker loop) claims
 due rows, POSTs them signed by their sender, and records what the inbox answered:
 
-- 2xx: delivered.
+- 2xx: delivered. Each row is signed in the dialect its server is known to speak
+  (`peers`), draft-cavage by default; a 401 is tried once more in the other dialect.
 - 410 Gone: the inbox is no more; its remote actors are marked gone and never sent to
   again.
 - 429 or 503 with Retry-After: tried again when the server asked (1 s to 1 day).
@@ -42,10 +43,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from personae.config import Settings
 from personae.db import utcnow
+from personae.federation import peers
 from personae.federation.context import Federation
 from personae.federation.fetch import FetchError, UnsafeURL, post_signed
+from personae.federation.httpsig import CAVAGE, Dialect, other
 from personae.federation.keys import ensure_instance_key, ensure_key
 from personae.federation.models import URI_MAX, Delivery, RemoteActor
+from personae.federation.urls import host_of as peer_host
 from personae.social.models import Actor
 
 log = logging.getLogger(__name__)
@@ -349,8 +353,10 @@ async def _record(
     row: _Claimed,
     outcome: _Outcome,
     moment: datetime,
+    learned: Dialect | None = None,
 ) -> None:
-    """Store an attempt's outcome and release the claim."""
+    """Store an attempt's outcome and release the claim (and the dialect that worked,
+    when the inbox accepted only the second one tried)."""
     values: dict[str, Any] = {
         "state": outcome.state,
         "attempts": row.attempts,
@@ -371,6 +377,8 @@ async def _record(
         )
         if outcome.state == "gone":
             await mark_gone(session, row.inbox, moment)
+        if learned is not None:
+            await peers.remember(session, peer_host(row.inbox), learned)
         await session.commit()
 
 
@@ -410,6 +418,28 @@ def _log_outcome(row: _Claimed, outcome: _Outcome) -> None:
         )
 
 
+async def _post(
+    federation: Federation, row: _Claimed, signer: tuple[str, str], dialect: Dialect
+) -> tuple[httpx.Response | None, Exception | None]:
+    """POST a row signed in `dialect`: the response, or the error that stopped it."""
+    try:
+        response = await post_signed(
+            row.inbox,
+            row.body.encode("utf-8"),
+            signer[0],
+            signer[1],
+            allow_private=federation.allow_private,
+            timeout_s=federation.timeout_s,
+            dialect=dialect,
+        )
+    except FetchError as exc:
+        return None, exc
+    except Exception as exc:  # a bug or an odd failure must not strand the row
+        log.exception("delivery %s to %s: unexpected error", row.id, host_of(row.inbox))
+        return None, exc
+    return response, None
+
+
 async def _send_one(
     sessions: async_sessionmaker[AsyncSession],
     federation: Federation,
@@ -417,30 +447,29 @@ async def _send_one(
     signer: tuple[str, str] | None,
     policy: DeliveryPolicy,
     now: datetime,
+    dialect: Dialect = CAVAGE,
 ) -> _Outcome:
-    """POST one claimed row and record what happened."""
+    """POST one claimed row (in the dialect its server speaks) and record what happened.
+
+    A 401 is tried again at once in the other dialect: a server may verify only one (Fedify
+    does the same). When that one is accepted, it is remembered for the server.
+    """
+    learned: Dialect | None = None
     if signer is None:
         outcome = _Outcome("failed", None, "the sending actor no longer exists")
     else:
-        response: httpx.Response | None = None
-        error: Exception | None = None
-        try:
-            response = await post_signed(
-                row.inbox,
-                row.body.encode("utf-8"),
-                signer[0],
-                signer[1],
-                allow_private=federation.allow_private,
-                timeout_s=federation.timeout_s,
-            )
-        except FetchError as exc:
-            error = exc
-        except Exception as exc:  # a bug or an odd failure must not strand the row
-            log.exception("delivery %s to %s: unexpected error", row.id, host_of(row.inbox))
-            error = exc
+        response, error = await _post(federation, row, signer, dialect)
+        if response is not None and response.status_code == 401:
+            second, second_error = await _post(federation, row, signer, other(dialect))
+            if second is not None and 200 <= second.status_code < 300:
+                response, learned = second, other(dialect)
+            elif second is not None and second.status_code != 401:
+                response = second  # the other dialect got further: its answer counts
+            elif second_error is not None:
+                response, error = None, second_error
         outcome = judge(response, error, row.attempts, policy, now)
     _log_outcome(row, outcome)
-    await _record(sessions, row, outcome, now)
+    await _record(sessions, row, outcome, now, learned)
     return outcome
 
 
@@ -460,11 +489,16 @@ async def deliver_due(
     if not claimed:
         return 0
     signers = await _signers(sessions, federation, {row.sender_id for row in claimed})
+    async with sessions() as session:
+        known = await peers.dialects(session, {peer_host(row.inbox) for row in claimed})
     gate = asyncio.Semaphore(CONCURRENCY)
 
     async def send(row: _Claimed) -> None:
+        dialect = known.get(peer_host(row.inbox), CAVAGE)
         async with gate:
-            await _send_one(sessions, federation, row, signers.get(row.sender_id), rules, moment)
+            await _send_one(
+                sessions, federation, row, signers.get(row.sender_id), rules, moment, dialect
+            )
 
     results = await asyncio.gather(*(send(row) for row in claimed), return_exceptions=True)
     for row, result in zip(claimed, results, strict=True):

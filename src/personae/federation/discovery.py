@@ -7,7 +7,10 @@ remote server may read: hidden (private) characters and suspended actors do not 
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -51,12 +54,23 @@ ACTOR_CONTEXT: list[Any] = [
 ]
 NOTE_CONTEXT: list[Any] = [
     AS,
-    {"sensitive": "as:sensitive", "Hashtag": "as:Hashtag"},
+    {
+        "sensitive": "as:sensitive",
+        "Hashtag": "as:Hashtag",
+        # Quotes: FEP-044f (Mastodon 4.4+), Misskey's and Fedibird's older spellings.
+        "quote": {"@id": "https://w3id.org/fep/044f#quote", "@type": "@id"},
+        "quoteUrl": "as:quoteUrl",
+        "quoteUri": "http://fedibird.com/ns#quoteUri",
+        "_misskey_quote": "https://misskey-hub.net/ns#_misskey_quote",
+    },
 ]
 NODEINFO_SCHEMA = "http://nodeinfo.diaspora.software/ns/schema/2.1"
+NODEINFO_SCHEMA_20 = "http://nodeinfo.diaspora.software/ns/schema/2.0"
 PROFILE_PAGE = "http://webfinger.net/rel/profile-page"
 HANDLE = re.compile(r"[A-Za-z0-9_]{1,30}")
 OUTBOX_PAGE = 20
+# Images up to this size are hashed on the event loop (well under a millisecond).
+HASH_INLINE_BYTES = 256 * 1024
 
 
 class BadResource(DomainError):
@@ -161,30 +175,48 @@ async def _operator(session: AsyncSession, actor: Actor) -> str:
     return handle or "unknown"
 
 
-async def _images(session: AsyncSession, actor: Actor) -> tuple[str, str]:
-    """The avatar's and the header's media types ("" for none), without loading the bytes."""
+@dataclass(frozen=True)
+class Image:
+    """An actor's avatar or header as its document names it: type and content version."""
+
+    mime: str
+    version: str
+
+
+def image_version(data: bytes) -> str:
+    """A short content hash: a new image gets a new URL (remote servers refetch an image
+    only when its URL changes), the same image keeps its URL."""
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+async def _version(data: bytes | None) -> str:
+    if not data:
+        return ""
+    if len(data) > HASH_INLINE_BYTES:  # keep the event loop free for big images
+        return await asyncio.to_thread(image_version, bytes(data))
+    return image_version(bytes(data))
+
+
+async def _images(session: AsyncSession, actor: Actor) -> tuple[Image | None, Image | None]:
+    """The avatar and the header (None for none), with the version their URLs carry."""
     row = (
         await session.execute(
-            select(
-                Actor.avatar.is_not(None),
-                Actor.avatar_mime,
-                Actor.header.is_not(None),
-                Actor.header_mime,
-            ).where(Actor.id == actor.id)
+            select(Actor.avatar, Actor.avatar_mime, Actor.header, Actor.header_mime).where(
+                Actor.id == actor.id
+            )
         )
     ).one()
-    avatar = row[1] if row[0] else ""
-    header = row[3] if row[2] else ""
+    avatar_data, avatar_mime = row[0], row[1]
     if actor.kind == "character":  # a character's avatar is its card's
         found = (
             await session.execute(
-                select(Character.avatar.is_not(None), Character.avatar_mime).where(
-                    Character.id == actor.id
-                )
+                select(Character.avatar, Character.avatar_mime).where(Character.id == actor.id)
             )
         ).first()
-        avatar = found[1] if found and found[0] else ""
-    return avatar or "", header or ""
+        avatar_data, avatar_mime = (found[0], found[1]) if found else (None, "")
+    avatar = Image(avatar_mime or "", await _version(avatar_data)) if avatar_data else None
+    header = Image(row[3] or "", await _version(row[2])) if row[2] else None
+    return avatar, header
 
 
 async def actor_document(session: AsyncSession, urls: Urls, actor: Actor) -> dict[str, Any]:
@@ -192,7 +224,8 @@ async def actor_document(session: AsyncSession, urls: Urls, actor: Actor) -> dic
 
     A character's summary opens with an AI disclosure naming its operator, and its
     attachment carries an "Operator" field, so remote apps show both without knowing
-    anything about personae.
+    anything about personae; its `attributedTo` is the operator's actor, for software.
+    Image URLs carry a content version (`?v=`), so a new image gets a new URL.
     """
     key = await ensure_key(session, actor.id)
     actor_id = urls.actor(actor.handle)
@@ -202,6 +235,7 @@ async def actor_document(session: AsyncSession, urls: Urls, actor: Actor) -> dic
         for f in actor.fields or []
         if isinstance(f, dict) and "name" in f and "value" in f
     ]
+    operator = ""
     if actor.kind == "character":
         operator = await _operator(session, actor)
         link = (
@@ -233,18 +267,21 @@ async def actor_document(session: AsyncSession, urls: Urls, actor: Actor) -> dic
         "published": iso(actor.created_at),
         "attachment": attachment,
     }
-    avatar_mime, header_mime = await _images(session, actor)
-    if avatar_mime:
+    if operator:
+        # Machine-readable disclosure: the person answerable for what the character posts.
+        document["attributedTo"] = urls.actor(operator)
+    avatar, header = await _images(session, actor)
+    if avatar is not None:
         document["icon"] = {
             "type": "Image",
-            "mediaType": avatar_mime,
-            "url": urls.avatar(actor.handle),
+            "mediaType": avatar.mime,
+            "url": urls.avatar(actor.handle, avatar.version),
         }
-    if header_mime:
+    if header is not None:
         document["image"] = {
             "type": "Image",
-            "mediaType": header_mime,
-            "url": urls.header(actor.handle),
+            "mediaType": header.mime,
+            "url": urls.header(actor.handle, header.version),
         }
     return document
 
@@ -371,32 +408,35 @@ def software_version() -> str:
         return "0.0.0"
 
 
-async def nodeinfo(session: AsyncSession, urls: Urls) -> dict[str, Any]:
-    """NodeInfo 2.1: software, protocols, and counts cheap enough to take per request."""
+async def nodeinfo(session: AsyncSession, urls: Urls, schema: str = "2.1") -> dict[str, Any]:
+    """NodeInfo (2.1, or 2.0 for older crawlers): software, protocols, and counts of this
+    server's own people and posts (remote actors and their posts stored here never count),
+    cheap enough to take per request."""
+    local = Actor.domain.is_(None)
     active = Actor.suspended.is_(False)
     users = await session.scalar(
-        select(func.count()).select_from(Actor).where(Actor.kind == "person", active)
+        select(func.count()).select_from(Actor).where(Actor.kind == "person", local, active)
     )
     characters = await session.scalar(
         select(func.count())
         .select_from(Actor)
-        .where(Actor.kind == "character", active, Actor.hidden.is_(False))
+        .where(Actor.kind == "character", local, active, Actor.hidden.is_(False))
     )
-    posts = await session.scalar(select(func.coalesce(func.sum(Actor.posts_count), 0)))
+    posts = await session.scalar(select(func.coalesce(func.sum(Actor.posts_count), 0)).where(local))
     now = datetime.now(UTC)
 
     async def posting_people(days: int) -> int:
         # Ids sort by creation time, so the primary key finds recent posts without a scan.
         since = _id_at(now - timedelta(days=days))
         count = await session.scalar(
-            select(func.count(func.distinct(Post.author_id))).where(
-                Post.id >= since, Post.author_is_ai.is_(False)
-            )
+            select(func.count(func.distinct(Post.author_id)))
+            .join(Actor, Actor.id == Post.author_id)
+            .where(Post.id >= since, Post.author_is_ai.is_(False), Actor.kind == "person", local)
         )
         return int(count or 0)
 
     return {
-        "version": "2.1",
+        "version": schema,
         "software": {"name": "personae", "version": software_version()},
         "protocols": ["activitypub"],
         "services": {"inbound": [], "outbound": []},
@@ -414,5 +454,31 @@ async def nodeinfo(session: AsyncSession, urls: Urls) -> dict[str, Any]:
 
 
 def nodeinfo_links(urls: Urls) -> dict[str, Any]:
-    """The `/.well-known/nodeinfo` document."""
-    return {"links": [{"rel": NODEINFO_SCHEMA, "href": f"{urls.base}/nodeinfo/2.1"}]}
+    """The `/.well-known/nodeinfo` document: both schema versions we serve."""
+    return {
+        "links": [
+            {"rel": NODEINFO_SCHEMA, "href": f"{urls.base}/nodeinfo/2.1"},
+            {"rel": NODEINFO_SCHEMA_20, "href": f"{urls.base}/nodeinfo/2.0"},
+        ]
+    }
+
+
+def host_meta_xrd(urls: Urls) -> str:
+    """`/.well-known/host-meta` (RFC 6415): where WebFinger is, for older software."""
+    template = escape(webfinger_template(urls))
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<XRD xmlns="http://docs.oasis-open.org/ns/xri/xrd-1.0">\n'
+        f'  <Link rel="lrdd" type="application/xrd+xml" template="{template}"/>\n'
+        "</XRD>\n"
+    )
+
+
+def host_meta_json(urls: Urls) -> dict[str, Any]:
+    """`/.well-known/host-meta.json`: the same in JSON (JRD)."""
+    return {"links": [{"rel": "lrdd", "template": webfinger_template(urls)}]}
+
+
+def webfinger_template(urls: Urls) -> str:
+    """The WebFinger URL with `{uri}` where the resource goes."""
+    return f"{urls.base}/.well-known/webfinger?resource={{uri}}"

@@ -25,9 +25,12 @@ import httpcore
 import httpx
 
 from personae.errors import DomainError
-from personae.federation.signatures import Signer, sign_request
+from personae.federation.httpsig import CAVAGE, Dialect, sign
+from personae.federation.signatures import Signer
 
 ACCEPT = 'application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
+# What WebFinger answers are (RFC 7033); some servers answer 406 to the ActivityPub types.
+ACCEPT_JRD = "application/jrd+json, application/json;q=0.8"
 USER_AGENT = "personae (+https://github.com/personae)"
 MAX_URL_CHARS = 2048
 # Real ActivityPub documents nest a handful of levels; see json_tree_problem.
@@ -255,15 +258,23 @@ async def _get_json(
     signer: Signer | None,
     allow_private: bool,
     max_bytes: int,
+    accept: str,
+    dialect: Dialect,
 ) -> dict[str, Any]:
     for _hop in range(MAX_REDIRECTS + 1):
         checked = await check_url(url, allow_private)
         backend.pin(checked)
-        headers = {"Accept": ACCEPT}
+        headers = {"Accept": accept}
         if signer is not None:
             headers.update(
-                sign_request(
-                    "GET", checked.url, headers, None, signer.key_id, signer.private_key_pem
+                sign(
+                    "GET",
+                    checked.url,
+                    headers,
+                    None,
+                    signer.key_id,
+                    signer.private_key_pem,
+                    dialect=dialect,
                 )
             )
         # Ask for no compression: the byte limit then bounds what we hold in memory.
@@ -332,8 +343,11 @@ async def fetch_json(
     allow_private: bool = False,
     max_bytes: int = 1024 * 1024,
     timeout_s: float = 10.0,
+    accept: str = ACCEPT,
+    dialect: Dialect = CAVAGE,
 ) -> dict[str, Any]:
-    """GET an ActivityPub object as a JSON object, checked, bounded and optionally signed.
+    """GET an ActivityPub object (or another JSON document, by `accept`) as a JSON object,
+    checked, bounded and optionally signed in `dialect`.
 
     Redirects are followed (at most MAX_REDIRECTS), each target checked again; any
     failure raises FetchError (UnsafeURL for a refused URL).
@@ -342,7 +356,9 @@ async def fetch_json(
     try:
         # One deadline for the whole call, so a server trickling bytes cannot hold us.
         async with asyncio.timeout(timeout_s), _client(backend, timeout_s) as client:
-            return await _get_json(client, backend, url, signer, allow_private, max_bytes)
+            return await _get_json(
+                client, backend, url, signer, allow_private, max_bytes, accept, dialect
+            )
     except TimeoutError as exc:
         raise FetchError("timed out") from exc
     except httpx.TimeoutException as exc:
@@ -360,8 +376,10 @@ async def post_signed(
     allow_private: bool = False,
     timeout_s: float = 10.0,
     content_type: str = "application/activity+json",
+    dialect: Dialect = CAVAGE,
 ) -> httpx.Response:
-    """POST a signed body to an inbox; the response carries at most 64 KiB of its body.
+    """POST a body signed in `dialect` to an inbox; the response carries at most 64 KiB of
+    its body.
 
     Any HTTP status comes back as a response (the delivery code decides on retries);
     a refused URL, a timeout or a connection failure raises FetchError.
@@ -372,7 +390,9 @@ async def post_signed(
             checked = await check_url(url, allow_private)
             backend.pin(checked)
             headers = {"Content-Type": content_type}
-            headers.update(sign_request("POST", checked.url, headers, body, key_id, private_pem))
+            headers.update(
+                sign("POST", checked.url, headers, body, key_id, private_pem, dialect=dialect)
+            )
             headers["Accept-Encoding"] = "identity"
             async with client.stream(
                 "POST", checked.url, headers=headers, content=body

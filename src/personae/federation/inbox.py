@@ -19,6 +19,7 @@ or dropped as unwanted (`activities.Unwanted`), leaves no actor behind either.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -31,11 +32,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from personae.db import utcnow
 from personae.errors import DomainError, TooLarge
-from personae.federation import inbound
+from personae.federation import inbound, peers
 from personae.federation.activities import Activity, BadActivity, Unwanted
 from personae.federation.context import Federation
 from personae.federation.discovery import public_actor
 from personae.federation.fetch import FetchError, UnsafeURL, json_tree_problem
+from personae.federation.httpsig import Dialect
+from personae.federation.httpsig import key_id_of as signature_key_id
+from personae.federation.httpsig import verify as verify_signature
 from personae.federation.inbound_posts import NOTE_TYPES, check_note
 from personae.federation.models import InboundActivity, RemoteActor
 from personae.federation.ratelimit import (
@@ -50,15 +54,15 @@ from personae.federation.remote import (
     ACTOR_TYPES,
     BadActor,
     ParsedActor,
-    check_uri,
     host_of,
     id_of,
+    key_owner,
     parse_actor,
     store,
     stored_by_uri,
     without_fragment,
 )
-from personae.federation.signatures import SignatureError, signature_key_id, verify_request
+from personae.federation.signatures import SignatureError
 
 # Activities we act on; anything else is answered 202 and dropped unread.
 HANDLED = frozenset(inbound.HANDLERS)
@@ -94,6 +98,9 @@ class Sender:
     public_key_pem: str
     actor_id: str | None = None
     parsed: ParsedActor | None = None
+    # The dialect the request was signed in, once verified, and whether it is news.
+    dialect: Dialect | None = None
+    new_dialect: bool = False
 
 
 # --- reading the request ------------------------------------------------------------
@@ -225,11 +232,8 @@ async def _fetch_owner(session: AsyncSession, federation: Federation, key_id: st
     """Fetch the key's document (usually the actor's, `actor#main-key`) and check it."""
     url = without_fragment(key_id)
     document = await federation.fetch(session, url)
-    if document.get("type") not in ACTOR_TYPES:
-        # A key with its own document names its owner, which must publish that key.
-        owner = check_uri(document.get("owner"), "the key's owner")
-        if host_of(owner) != host_of(key_id):
-            raise BadActor("the key's owner is on another server than the key")
+    owner = key_owner(document, url, key_id)
+    if owner is not None:
         url = owner
         document = await federation.fetch(session, url)
     parsed = parse_actor(document, url)
@@ -300,14 +304,24 @@ def _verify(
     body: bytes,
     pem: str,
     federation: Federation,
-) -> None:
-    # The signature covers `host`: a request signed for another server (one that passes
-    # on what it received) must not count here.
+) -> Dialect:
+    # The signature covers `host` (draft-cavage) or the target URI (RFC 9421): a request
+    # signed for another server (one that passes on what it received) must not count here.
     ours = host_of(federation.urls.base)
     scheme = federation.urls.base.partition("://")[0]
     if host_of(f"{scheme}://{headers.get('host', '')}") != ours:
         raise SignatureError(f"the request was signed for another server, not {ours}")
-    verify_request(method, path, headers, body, pem, max_skew_s=federation.skew_s)
+    verified = verify_signature(
+        method,
+        f"{scheme}://{ours}{path}",  # what RFC 9421's @target-uri covers (no default port)
+        path,
+        headers,
+        body,
+        pem,
+        skew_s=federation.skew_s,
+        max_age_s=federation.max_age_s,
+    )
+    return verified.dialect
 
 
 async def authenticate(
@@ -332,12 +346,12 @@ async def authenticate(
     try:
         sender = await _sender(session, federation, failures, key_id, refresh=False)
         try:
-            _verify(method, path, headers, body, sender.public_key_pem, federation)
+            dialect = _verify(method, path, headers, body, sender.public_key_pem, federation)
         except SignatureError as exc:
             if sender.parsed is not None or exc.reason != "signature does not verify":
                 raise
             sender = await _sender(session, federation, failures, key_id, refresh=True)
-            _verify(method, path, headers, body, sender.public_key_pem, federation)
+            dialect = _verify(method, path, headers, body, sender.public_key_pem, federation)
     except SignatureError as exc:
         cause = exc.__cause__
         if isinstance(cause, FetchError) and cause.status in (404, 410) and _self_delete(activity):
@@ -345,7 +359,9 @@ async def authenticate(
         raise
     if sender.uri != activity.actor:
         raise SignatureError(f"the key belongs to {sender.uri[:200]}, not to the activity's actor")
-    return sender
+    known = await peers.dialects(session, [host_of(key_id)])
+    news = known.get(host_of(key_id)) != dialect
+    return dataclasses.replace(sender, dialect=dialect, new_dialect=news)
 
 
 # --- applying it ----------------------------------------------------------------------
@@ -383,6 +399,10 @@ async def apply(
                 bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
             )
             try:
+                if sender.new_dialect and sender.dialect is not None:
+                    # Answer in the dialect it speaks; kept with the activity, so an
+                    # activity refused or unwanted teaches nothing either.
+                    await peers.remember(session, host_of(sender.uri), sender.dialect)
                 actor_id = sender.actor_id
                 if actor_id is None:
                     assert sender.parsed is not None

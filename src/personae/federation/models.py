@@ -1,14 +1,15 @@
-"""Federation tables: signing keys, remote actors, inbound dedupe, outbound events, deliveries."""
+"""Federation tables: signing keys, remote actors and servers, inbound dedupe, outbound
+events, deliveries."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from personae.db import Base, IdMixin, utcnow
+from personae.db import Base, IdMixin, JSONDict, utcnow
 
 # Longest ActivityPub id, inbox or key id we store; longer ones are refused on input.
 URI_MAX = 500
@@ -61,6 +62,21 @@ class RemoteActor(Base):
     gone: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class PeerServer(Base):
+    """What we learned about another server: the HTTP signature dialect it speaks.
+
+    Learned from what its signed requests used and from which dialect its inbox accepted;
+    outgoing requests to it are signed that way (draft-cavage while nothing is known).
+    """
+
+    __tablename__ = "peer_servers"
+
+    # host[:port], lower case, the scheme's default port left out (`remote.host_of`).
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    signature_dialect: Mapped[str] = mapped_column(String(10), default="cavage")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class InboundActivity(Base):
     """An activity id already processed, so a redelivery (or a replay) changes nothing."""
 
@@ -88,7 +104,7 @@ class OutboundEvent(IdMixin, Base):
     kind: Mapped[str] = mapped_column(String(30))
     actor_id: Mapped[str] = mapped_column(String(32))
     subject_id: Mapped[str | None] = mapped_column(String(32), default=None)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONDict, default=dict)
 
 
 class Delivery(IdMixin, Base):

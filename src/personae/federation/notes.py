@@ -145,9 +145,12 @@ def note_for(post: Post, context: NoteContext, urls: Urls) -> dict[str, Any]:
     if post.edited_at is not None:
         note["updated"] = iso(post.edited_at)
     if context.quote_of:
-        # Misskey's and Fedibird's spelling; Mastodon 4.4+ reads `quote`/`quoteUri` too.
+        # FEP-044f's `quote` (Mastodon 4.4+), and the older spellings of Misskey
+        # (`_misskey_quote`, `quoteUrl`) and Fedibird (`quoteUri`); NOTE_CONTEXT defines all.
         quoted = context.quote_of.note_id(urls)
+        note["quote"] = quoted
         note["quoteUrl"] = quoted
+        note["quoteUri"] = quoted
         note["_misskey_quote"] = quoted
     return note
 

@@ -20,10 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from personae.db import new_id, utcnow
 from personae.errors import DomainError, Invalid, NotFound
 from personae.federation.context import Federation
-from personae.federation.fetch import FetchError
+from personae.federation.fetch import ACCEPT_JRD, FetchError
 from personae.federation.html import to_text
 from personae.federation.models import URI_MAX, RemoteActor
-from personae.federation.signatures import KeyFormatError, load_public_key
+from personae.federation.rfc9421 import load_verification_key
+from personae.federation.signatures import KeyFormatError
+from personae.federation.urls import host_of as host_of
 from personae.social.actors import search_key
 from personae.social.models import Actor
 
@@ -39,7 +41,6 @@ MAX_BIO = 5000
 MAX_KEY_PEM = 10_000
 MAX_DOMAIN = 255
 MAX_HANDLE = 300  # actors.handle
-DEFAULT_PORTS = {"http": 80, "https": 443}
 # Control characters (NUL included) and whitespace have no place in an address.
 _UNSAFE_URI_CHARS = re.compile(r"[\x00-\x20\x7f]")
 
@@ -49,23 +50,6 @@ class BadActor(DomainError):
 
     status_code = 422
     code = "bad_remote_actor"
-
-
-def host_of(url: str) -> str:
-    """host[:port] of a URL, lower case, the scheme's default port left out ('' if none).
-
-    Normalised (no zero-padded or default ports) so one server always has one name.
-    """
-    try:
-        parts = urlsplit(url)
-        host, port = parts.hostname or "", parts.port
-    except ValueError:
-        return ""
-    if ":" in host:  # an IPv6 literal keeps its brackets
-        host = f"[{host}]"
-    if port is None or DEFAULT_PORTS.get(parts.scheme) == port:
-        return host
-    return f"{host}:{port}"
 
 
 def check_uri(value: Any, what: str) -> str:
@@ -171,7 +155,7 @@ def parse_actor(document: dict[str, Any], fetched_from: str) -> ParsedActor:
     if not isinstance(pem, str) or len(pem) > MAX_KEY_PEM:
         raise BadActor("publicKeyPem is missing or too long")
     try:
-        load_public_key(pem)
+        load_verification_key(pem)  # RSA, or Ed25519 (usable for RFC 9421 signatures only)
     except KeyFormatError as exc:
         raise BadActor(f"publicKeyPem is not a usable public key: {exc}") from exc
     endpoints = document.get("endpoints")
@@ -196,6 +180,36 @@ def parse_actor(document: dict[str, Any], fetched_from: str) -> ParsedActor:
         public_key_pem=pem,
         locked=document.get("manuallyApprovesFollowers") is True,
     )
+
+
+def key_owner(document: dict[str, Any], url: str, key_id: str) -> str | None:
+    """Whose key a fetched key document says it is: None when the document is the actor
+    itself (Mastodon's `actor#main-key`), else the owner's id, to be fetched.
+
+    A key with a document of its own names its `owner`; GoToSocial serves, at
+    `actor/main-key`, a stub of the actor (its `id` is the actor's, with or without a
+    `type`) whose `publicKey` names the owner. Either way the owner is fetched by its id
+    and must publish the key itself, as Mastodon does.
+    """
+    document_id = document.get("id")
+    if (
+        document.get("type") in ACTOR_TYPES
+        and isinstance(document_id, str)
+        and without_fragment(document_id) == url
+    ):
+        return None
+    owner = document.get("owner")
+    key = document.get("publicKey")
+    if owner is None and isinstance(key, list):
+        key = next((k for k in key if isinstance(k, dict) and k.get("id") == key_id), None)
+    if owner is None and isinstance(key, dict) and key.get("id") == key_id:
+        owner = key.get("owner")
+    if owner is None:
+        owner = document_id
+    owner = check_uri(owner, "the key's owner")
+    if host_of(owner) != host_of(key_id):
+        raise BadActor("the key's owner is on another server than the key")
+    return owner
 
 
 async def remote_of(session: AsyncSession, actor_id: str) -> RemoteActor | None:
@@ -328,13 +342,14 @@ async def actor_for_key(
         document = await federation.fetch(session, document_url)
     except FetchError as exc:
         raise BadActor(f"could not fetch the key {key_id[:200]}: {exc.message}") from exc
-    if document.get("type") in ACTOR_TYPES:
-        parsed = parse_actor(document, document_url)
-    else:
-        owner = check_uri(document.get("owner"), "the key's owner")
-        if host_of(owner) != host_of(key_id):
-            raise BadActor("the key's owner is on another server than the key")
-        return await resolve_actor(session, federation, owner, refresh=True)
+    owner = key_owner(document, document_url, key_id)
+    if owner is not None:
+        try:
+            document = await federation.fetch(session, owner)
+        except FetchError as exc:
+            raise BadActor(f"could not fetch the key's owner {owner[:200]}: {exc.message}") from exc
+        document_url = owner
+    parsed = parse_actor(document, document_url)
     if parsed.key_id != key_id:
         raise BadActor("the actor's key is not the one that signed")
     return await store(session, parsed)
@@ -368,7 +383,7 @@ async def lookup_acct(
     for scheme in schemes:
         url = f"{scheme}://{domain}/.well-known/webfinger?resource={resource}"
         try:
-            jrd = await federation.fetch(session, url)
+            jrd = await federation.fetch(session, url, accept=ACCEPT_JRD)
         except FetchError as exc:
             last_error = exc.message
             continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,6 +25,8 @@ ACTIVITY_TYPES = ("application/activity+json", "application/ld+json")
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 # Discovery documents are public and read by web clients on other origins.
 CORS = {"Access-Control-Allow-Origin": "*"}
+# The actor and note ids answer JSON or redirect to HTML by Accept: caches must keep both.
+VARY = {"Vary": "Accept"}
 
 
 class ActivityJSON(JSONResponse):
@@ -43,6 +45,12 @@ class NodeInfoResponse(JSONResponse):
     """A NodeInfo 2.1 document."""
 
     media_type = f'application/json; profile="{discovery.NODEINFO_SCHEMA}#"'
+
+
+class NodeInfo20Response(JSONResponse):
+    """A NodeInfo 2.0 document."""
+
+    media_type = f'application/json; profile="{discovery.NODEINFO_SCHEMA_20}#"'
 
 
 def urls_of(request: Request) -> Urls:
@@ -77,6 +85,27 @@ async def nodeinfo(request: Request, db: DB) -> NodeInfoResponse:
     return NodeInfoResponse(await discovery.nodeinfo(db, urls_of(request)), headers=CORS)
 
 
+@router.get("/nodeinfo/2.0")
+async def nodeinfo_20(request: Request, db: DB) -> NodeInfo20Response:
+    """NodeInfo 2.0, for crawlers that know no later schema."""
+    body = await discovery.nodeinfo(db, urls_of(request), schema="2.0")
+    return NodeInfo20Response(body, headers=CORS)
+
+
+@router.get("/.well-known/host-meta")
+async def host_meta(request: Request) -> Response:
+    """host-meta (XRD): where WebFinger is, for software that looks here first."""
+    return Response(
+        discovery.host_meta_xrd(urls_of(request)), media_type="application/xrd+xml", headers=CORS
+    )
+
+
+@router.get("/.well-known/host-meta.json")
+async def host_meta_json(request: Request) -> JSONResponse:
+    """host-meta as JSON."""
+    return JSONResponse(discovery.host_meta_json(urls_of(request)), headers=CORS)
+
+
 @router.get("/actor")
 async def instance_actor(request: Request, db: DB) -> ActivityJSON:
     """The instance actor."""
@@ -89,11 +118,16 @@ async def instance_outbox(request: Request) -> ActivityJSON:
     return activity(discovery.empty_collection(urls_of(request).instance_outbox))
 
 
-@router.get("/users/{handle}")
-async def actor(handle: str, request: Request, db: DB) -> ActivityJSON:
-    """A local actor's document."""
+@router.get("/users/{handle}", response_model=None)
+async def actor(handle: str, request: Request, db: DB) -> ActivityJSON | RedirectResponse:
+    """A local actor's document; a browser asking for HTML is sent to the profile page."""
     found = await discovery.public_actor(db, handle)
-    return activity(await discovery.actor_document(db, urls_of(request), found))
+    urls = urls_of(request)
+    if wants_html(request.headers.get("accept", "")):
+        return RedirectResponse(urls.profile(found.handle), 302, headers=VARY)
+    response = activity(await discovery.actor_document(db, urls, found))
+    response.headers.update(VARY)
+    return response
 
 
 @router.get("/users/{handle}/outbox")
@@ -123,12 +157,19 @@ async def following(handle: str, request: Request, db: DB) -> ActivityJSON:
     return activity(discovery.follow_collection(urls_of(request), found, "following"))
 
 
-@router.get("/users/{handle}/statuses/{post_id}")
-async def note(handle: str, post_id: str, request: Request, db: DB) -> ActivityJSON:
-    """A public or unlisted post as a Note."""
+@router.get("/users/{handle}/statuses/{post_id}", response_model=None)
+async def note(
+    handle: str, post_id: str, request: Request, db: DB
+) -> ActivityJSON | RedirectResponse:
+    """A public or unlisted post as a Note; a browser asking for HTML gets the post's page."""
     found = await discovery.public_actor(db, handle)
     post = await discovery.fetchable_post(db, found, post_id)
-    return activity(await discovery.note_document(db, urls_of(request), post))
+    urls = urls_of(request)
+    if wants_html(request.headers.get("accept", "")):
+        return RedirectResponse(urls.post_page(found.handle, post.id), 302, headers=VARY)
+    response = activity(await discovery.note_document(db, urls, post))
+    response.headers.update(VARY)
+    return response
 
 
 @router.get("/users/{handle}/statuses/{post_id}/activity")
@@ -231,6 +272,13 @@ def _quality(accept: str, types: tuple[str, ...]) -> float:
     return best
 
 
+def wants_html(accept: str) -> bool:
+    """Whether a request (a browser following an actor or note id) prefers HTML to
+    ActivityPub JSON; no Accept, or `*/*`, means JSON, as servers expect at these ids."""
+    html = _quality(accept, HTML_TYPES)
+    return html > 0 and html > _quality(accept, ACTIVITY_TYPES)
+
+
 def wants_activity_json(accept: str) -> bool:
     """Whether a request prefers ActivityPub JSON to HTML (browsers never list it)."""
     wanted = _quality(accept, ACTIVITY_TYPES)
@@ -278,7 +326,8 @@ class ActivityNegotiation:
         async def send_with_vary(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers.append((b"vary", b"Accept"))
+                if not any(k.lower() == b"vary" and b"accept" in v.lower() for k, v in headers):
+                    headers.append((b"vary", b"Accept"))
                 message = {**message, "headers": headers}
             await send(message)
 

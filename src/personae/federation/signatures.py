@@ -1,7 +1,7 @@
 """HTTP Signatures (draft-cavage-12, rsa-sha256 and hs2019 with RSA keys) and Digest.
 
-The one place that signs our requests and verifies remote ones; nothing else in the
-project touches `cryptography` for federation, so swapping the library stays local.
+With `rfc9421.py` (HTTP Message Signatures) the only places that sign our requests and
+verify remote ones; `httpsig.py` picks between the two dialects.
 """
 
 from __future__ import annotations
@@ -30,8 +30,12 @@ ALGORITHMS = frozenset({"rsa-sha256", "hs2019"})
 SIGNED_POST = ("(request-target)", "host", "date", "digest")
 SIGNED_GET = ("(request-target)", "host", "date")
 KEY_BITS = 2048
+# How old a signed request may be, besides the clock skew (Mastodon's 12 hours).
+DEFAULT_MAX_AGE_S = 12 * 3600
 # Weaker keys are forgeable; far larger ones only cost CPU on every inbound request.
 MIN_KEY_BITS = 2048
+# How old a signed request may be, besides the clock skew (Mastodon's 12 hours).
+DEFAULT_MAX_AGE_S = 12 * 3600
 MAX_KEY_BITS = 8192
 
 # A real header is ~600 characters (a 4096-bit signature is 684 base64 characters);
@@ -313,17 +317,20 @@ def signature_key_id(headers: Mapping[str, str]) -> str:
     return parse_signature_header(value).key_id
 
 
-def _check_date(value: str, now: datetime, max_skew_s: int) -> None:
+def _check_date(value: str, now: datetime, max_skew_s: int, max_age_s: int) -> None:
+    """A Date at most `max_age_s + max_skew_s` old and `max_skew_s` ahead (Mastodon's rule:
+    12 h of validity plus an hour of clock skew; senders retry old deliveries with their
+    original Date for a while)."""
     try:
         date = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError) as exc:
         raise SignatureError("unreadable Date header") from exc
     if date.tzinfo is None:
         raise SignatureError("Date header has no time zone")
-    skew = (now - date).total_seconds()
-    if skew > max_skew_s:
-        raise SignatureError("Date is too old (outside the allowed clock skew)")
-    if -skew > max_skew_s:
+    age = (now - date).total_seconds()
+    if age > max_age_s + max_skew_s:
+        raise SignatureError("Date is too old (outside the allowed window)")
+    if -age > max_skew_s:
         raise SignatureError("Date is in the future (outside the allowed clock skew)")
 
 
@@ -351,8 +358,10 @@ def verify_request(
     public_key_pem: str,
     now: datetime | None = None,
     max_skew_s: int = 3600,
+    max_age_s: int = DEFAULT_MAX_AGE_S,
 ) -> str:
-    """Check a request's signature, Date and Digest; return its keyId, or SignatureError.
+    """Check a request's draft-cavage signature, Date and Digest; return its keyId, or
+    SignatureError.
 
     The caller still has to check that the keyId belongs to the actor the activity
     claims to come from: a valid signature only proves who holds the key.
@@ -372,7 +381,7 @@ def verify_request(
     if "date" not in lowered:
         raise SignatureError("missing Date header")
     moment = (now or datetime.now(UTC)).astimezone(UTC)
-    _check_date(lowered["date"], moment, max_skew_s)
+    _check_date(lowered["date"], moment, max_skew_s, max_age_s)
     if parsed.expires is not None and parsed.expires < moment.timestamp():
         raise SignatureError("signature has expired")
     if "digest" in lowered or has_body:

@@ -11,6 +11,24 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 INSTANCE_ACTOR_PATH = "/actor"
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def host_of(url: str) -> str:
+    """host[:port] of a URL, lower case, the scheme's default port left out ('' if none).
+
+    Normalised (no zero-padded or default ports) so one server always has one name.
+    """
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return ""
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
+    if port is None or DEFAULT_PORTS.get(parts.scheme) == port:
+        return host
+    return f"{host}:{port}"
 
 
 @dataclass(frozen=True)
@@ -66,13 +84,14 @@ class Urls:
         """`handle@domain`, as people type it."""
         return f"{handle}@{self.domain}"
 
-    def avatar(self, handle: str) -> str:
-        """Where an actor's avatar image is served."""
-        return f"{self.base}/api/v1/actors/{handle}/avatar"
+    def avatar(self, handle: str, version: str = "") -> str:
+        """Where an actor's avatar image is served (`?v=` names its content; the address
+        without it, or with an older version, still serves the current image)."""
+        return f"{self.base}/api/v1/actors/{handle}/avatar" + (f"?v={version}" if version else "")
 
-    def header(self, handle: str) -> str:
-        """Where an actor's header image is served."""
-        return f"{self.base}/api/v1/actors/{handle}/header"
+    def header(self, handle: str, version: str = "") -> str:
+        """Where an actor's header image is served (versioned like the avatar)."""
+        return f"{self.base}/api/v1/actors/{handle}/header" + (f"?v={version}" if version else "")
 
     def note(self, handle: str, post_id: str) -> str:
         """A post's ActivityPub id (its Note)."""

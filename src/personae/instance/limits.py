@@ -1,4 +1,4 @@
-"""Instance-wide limits of autonomous characters, overridable at runtime by admins.
+"""Instance-wide limits (autonomous characters, replies through /v1), changed at runtime by admins.
 
 The configured value (settings) holds until an admin overrides it; an override is a row
 in `instance_overrides` and is read where the guards read the settings, so it takes
@@ -26,6 +26,7 @@ LIMITS = (
     "agents_replies_per_hour",
     "agents_tokens_per_day",
     "agents_max_ai_turns",
+    "chat_max_tokens",
 )
 
 

@@ -5,26 +5,19 @@ Every route is a 404 to anyone but an admin (the services check), as the pages a
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from personae.accounts.models import Account
-from personae.deps import DB, OptionalAccount, State
+from personae.deps import DB, AdminAccount, State
 from personae.instance import backends, limits
-from personae.instance.admin import require_admin
 from personae.instance.models import InstanceBackend
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
 
-async def admin_account(account: OptionalAccount) -> Account:
-    """The calling admin; a 404 before anything else (the body included) is looked at."""
-    return require_admin(account)
-
-
-Admin = Annotated[Account, Depends(admin_account)]
+Admin = AdminAccount
 
 
 class BackendIn(BaseModel):
@@ -144,7 +137,7 @@ async def put_default(body: DefaultIn, account: Admin, db: DB, state: State) -> 
 
 @router.get("/limits")
 async def get_limits(account: Admin, db: DB, state: State) -> dict[str, Any]:
-    """The instance-wide limits of autonomous characters."""
+    """The instance-wide limits (autonomous characters, replies through /v1)."""
     return limits_out(await limits.list_limits(db, state.settings, account))
 
 

@@ -89,6 +89,17 @@ class DoneEvent:
 StreamEvent = TokenEvent | DoneEvent
 
 
+# How each kind of backend failure answers over HTTP (one table for every route).
+BACKEND_STATUS = {
+    "unavailable": 503,
+    "timeout": 504,
+    "context_overflow": 422,
+    "bad_request": 422,
+    "rate_limited": 429,
+    "internal": 502,
+}
+
+
 class BackendError(Exception):
     """A failure talking to a model backend; `kind` says what sort, `message` what to do."""
 

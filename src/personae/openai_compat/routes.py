@@ -18,11 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from personae.accounts.service import default_persona
 from personae.characters.service import get_character, list_characters
+from personae.chat.access import blocked_for, require_chat
 from personae.chat.generation import build_prompt, generation_params
 from personae.chat.prompt import Turn
 from personae.deps import DB, CurrentAccount, State
 from personae.errors import Invalid, NotFound
-from personae.llm.base import BackendError, DoneEvent, TokenEvent
+from personae.instance.limits import with_overrides
+from personae.llm.base import BACKEND_STATUS, BackendError, DoneEvent, TokenEvent
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 PREFIX = "character:"
@@ -53,6 +55,46 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
+MAX_SCHEMA_CHARS = 32_000  # a JSON schema becomes a grammar; keep it a reply's size
+
+
+class JsonSchemaFormat(BaseModel):
+    """OpenAI's `response_format.json_schema`: the schema the reply must follow."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    name: Annotated[str, StringConstraints(max_length=64)] = "response"
+    description: Annotated[str, StringConstraints(max_length=1000)] = ""
+    schema_: dict[str, Any] = Field(default_factory=dict, alias="schema")
+    strict: bool | None = None
+
+
+class ResponseFormat(BaseModel):
+    """OpenAI's `response_format`: plain text, any JSON object, or JSON following a schema."""
+
+    model_config = ConfigDict(extra="ignore")
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
+
+    def schema_for_backend(self) -> dict[str, Any] | None:
+        """The JSON schema to constrain the reply with, or None for free text."""
+        if self.type == "text":
+            return None
+        if self.type == "json_object":
+            return {"type": "object"}
+        if self.json_schema is None or not self.json_schema.schema_:
+            raise Invalid(
+                "response_format.json_schema.schema is required for type json_schema",
+                "bad_response_format",
+            )
+        schema = self.json_schema.schema_
+        if len(json.dumps(schema)) > MAX_SCHEMA_CHARS:
+            raise Invalid(
+                f"response_format's schema is over {MAX_SCHEMA_CHARS} characters",
+                "bad_response_format",
+            )
+        return schema
+
+
 class ChatCompletionIn(BaseModel):
     """The subset of the OpenAI chat completion request we honour."""
 
@@ -67,6 +109,7 @@ class ChatCompletionIn(BaseModel):
     top_p: float | None = Field(default=None, gt=0, le=1)
     stop: str | Annotated[list[str], Field(max_length=8)] | None = None
     seed: int | None = None
+    response_format: ResponseFormat | None = None
 
 
 def _error(status: int, message: str, code: str) -> JSONResponse:
@@ -79,6 +122,8 @@ def _error(status: int, message: str, code: str) -> JSONResponse:
 async def models(account: CurrentAccount, db: DB) -> dict[str, Any]:
     """Characters the caller may chat with, as models."""
     rows = await list_characters(db, account, limit=200)
+    blocked = await blocked_for(db, account)
+    rows = [c for c in rows if c.owner_id == account.id or c.id not in blocked]
     return {
         "object": "list",
         "data": [
@@ -104,6 +149,8 @@ async def chat_completions(
         )
     try:
         character = await get_character(db, account, body.model[len(PREFIX) :])
+        # As in /api/v1: a block between the caller and its operator hides the character.
+        await require_chat(db, account, character)
     except NotFound:
         return _error(404, f"the model {body.model!r} does not exist", "model_not_found")
     turns = [Turn(m.role, m.text()) for m in body.messages if m.role in ("user", "assistant")]
@@ -114,6 +161,11 @@ async def chat_completions(
     params = generation_params(character, state.settings.reply_max_tokens)
     if body.max_completion_tokens or body.max_tokens:
         params.max_tokens = int(body.max_completion_tokens or body.max_tokens or 0)
+    # What one caller may make the model write is the instance's to decide, not the client's.
+    cap = (await with_overrides(db, state.settings)).chat_max_tokens
+    params.max_tokens = min(params.max_tokens, cap)
+    if body.response_format is not None:
+        params.json_schema = body.response_format.schema_for_backend()
     if body.temperature is not None:
         params.temperature = body.temperature
     if body.top_p is not None:
@@ -140,7 +192,7 @@ async def chat_completions(
         try:
             done = await backend.complete(prompt.messages, params)
         except BackendError as exc:
-            return _error(502 if exc.kind != "context_overflow" else 400, exc.message, exc.kind)
+            return _error(BACKEND_STATUS.get(exc.kind, 502), exc.message, exc.kind)
         return {
             "id": completion_id,
             "object": "chat.completion",

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
 from personae.accounts.models import Account
+from personae.accounts.names import check_display_name
 from personae.characters.models import Character
 from personae.errors import Forbidden, Invalid, NotFound, TooLarge
 from personae.social.models import SHOW_AI, Actor
@@ -44,8 +45,22 @@ async def create_person_actor(session: AsyncSession, account: Account) -> Actor:
 
 
 async def sync_character_actor(session: AsyncSession, character: Character) -> Actor:
-    """Create or update a character's actor from the character (name, handle, visibility)."""
+    """Create or update a character's actor from the character (name, handle, visibility).
+
+    A name that passes for someone else's is refused (422) when the character is shown
+    with it for the first time: on creation, rename, or leaving private.
+    """
     actor = await session.get(Actor, character.id)
+    name = character.name[:MAX_DISPLAY_NAME]
+    shown_before = actor is not None and not actor.hidden and actor.display_name == name
+    if character.visibility != "private" and not shown_before:
+        await check_display_name(
+            session,
+            name,
+            kind="character",
+            operator_id=character.owner_id,
+            own_handle=character.handle,
+        )
     if actor is None:
         actor = Actor(
             id=character.id,
@@ -56,7 +71,7 @@ async def sync_character_actor(session: AsyncSession, character: Character) -> A
         )
         session.add(actor)
     actor.handle = character.handle
-    actor.display_name = character.name[:MAX_DISPLAY_NAME]
+    actor.display_name = name
     actor.operator_id = character.owner_id
     actor.is_ai = True  # characters always show as AI, whatever the card says
     actor.hidden = character.visibility == "private"
@@ -165,6 +180,14 @@ async def update_profile(
             )
         if not display_name.strip() or len(display_name) > MAX_DISPLAY_NAME:
             raise Invalid(f"display_name must be 1-{MAX_DISPLAY_NAME} characters", "bad_name")
+        if display_name.strip() != actor.display_name:
+            await check_display_name(
+                session,
+                display_name,
+                kind="person",
+                operator_id=actor.operator_id or actor.id,
+                own_handle=actor.handle,
+            )
     if bio is not None and len(bio) > MAX_BIO:
         raise Invalid(f"bio is longer than {MAX_BIO} characters", code="field_too_long")
     clean_fields = _check_fields(fields) if fields is not None else None

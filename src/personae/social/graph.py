@@ -5,15 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from sqlalchemy import and_, delete, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from personae.errors import Invalid, NotFound
+from personae.db import new_id
+from personae.errors import Conflict, Invalid, NotFound
 from personae.federation import outbound
 from personae.social.access import Viewer, actor_visible, get_visible_actor
 from personae.social.actors import require_can_publish
 from personae.social.models import Actor, Block, Follow, Mute, Notification
 from personae.social.notifications import notify
+from personae.social.rows import insert_new
 from personae.social.timelines import check_cursor
 
 
@@ -113,18 +114,23 @@ async def follow(
         return existing
     remote_target = outbound.is_local(actor) and not outbound.is_local(target)
     state = "pending" if target.locked or remote_target else "accepted"
-    row = Follow(follower_id=actor.id, followee_id=target.id, state=state, uri=uri)
-    session.add(row)
-    try:
-        await session.flush()
-    except IntegrityError:  # the same follow, sent twice at once
-        await session.rollback()
-        found = await session.scalar(
-            select(Follow).where(Follow.follower_id == actor.id, Follow.followee_id == target.id)
-        )
-        if found is None:
-            raise
-        return found
+    values = {
+        "id": new_id(),
+        "follower_id": actor.id,
+        "followee_id": target.id,
+        "state": state,
+        "uri": uri,
+    }
+    fresh = await insert_new(session, Follow, values, ("follower_id", "followee_id"))
+    row = await session.scalar(
+        select(Follow).where(Follow.follower_id == actor.id, Follow.followee_id == target.id)
+    )
+    if not fresh:  # the same follow, sent twice at once: the first one counted it
+        await session.commit()
+        if row is None:  # ... and was withdrawn again in between
+            raise Conflict("the follow changed while this request ran; try again", "retry")
+        return row
+    assert row is not None
     if state == "accepted":
         await count_follow(session, actor.id, target.id, 1)
         await _accept_remote(session, actor, target, row)
@@ -145,7 +151,18 @@ async def _drop_follow(session: AsyncSession, follower_id: str, followee_id: str
     )
     if row is None:
         return None
-    if row.state == "accepted":
+    # The DELETE decides (with the state it removed, which an accept may have changed
+    # since the read): of two unfollows at once only the one that removed the row counts.
+    gone = await session.execute(
+        delete(Follow)
+        .where(Follow.id == row.id)
+        .returning(Follow.state)
+        .execution_options(synchronize_session=False)
+    )
+    state = gone.scalar()
+    if state is None:
+        return None
+    if state == "accepted":
         await count_follow(session, follower_id, followee_id, -1)
     else:
         await session.execute(
@@ -155,7 +172,7 @@ async def _drop_follow(session: AsyncSession, follower_id: str, followee_id: str
                 Notification.kind == "follow_request",
             )
         )
-    await session.delete(row)
+    session.expunge(row)
     return row
 
 
@@ -210,6 +227,18 @@ async def follow_requests(
     return [(r[0], r[1]) for r in rows]
 
 
+async def _follows(session: AsyncSession, follower_id: str, followee_id: str) -> bool:
+    """Whether an accepted follow stands between the two."""
+    found = await session.scalar(
+        select(Follow.id).where(
+            Follow.follower_id == follower_id,
+            Follow.followee_id == followee_id,
+            Follow.state == "accepted",
+        )
+    )
+    return found is not None
+
+
 async def answer_request(session: AsyncSession, viewer: Viewer, handle: str, accept: bool) -> None:
     """Accept or reject a pending follow request to the acting actor."""
     actor = viewer.require_actor()
@@ -222,7 +251,26 @@ async def answer_request(session: AsyncSession, viewer: Viewer, handle: str, acc
         )
     )
     if row is None:
+        if accept and await _follows(session, requester.id, actor.id):
+            return  # accepted already (a second click, another tab): answered as it was
         raise NotFound(f"no follow request from @{requester.handle}")
+    # Conditional on the request still pending, so that of two answers sent at once only
+    # one counts (or rejects); the other finds it answered and changes nothing.
+    pending = and_(Follow.id == row.id, Follow.state == "pending")
+    if accept:
+        changed = await session.execute(
+            update(Follow)
+            .where(pending)
+            .values(state="accepted")
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        changed = await session.execute(
+            delete(Follow).where(pending).execution_options(synchronize_session=False)
+        )
+    if not getattr(changed, "rowcount", 0):
+        await session.commit()
+        return
     await session.execute(
         delete(Notification).where(
             Notification.recipient_id == actor.id,
@@ -237,7 +285,7 @@ async def answer_request(session: AsyncSession, viewer: Viewer, handle: str, acc
         await _accept_remote(session, requester, actor, row)
     else:
         await _reject_remote(session, actor, requester, row)
-        await session.delete(row)
+        session.expunge(row)
     await session.commit()
 
 
@@ -281,12 +329,10 @@ async def block(session: AsyncSession, viewer: Viewer, handle: str) -> None:
     target = await get_visible_actor(session, replace(viewer, blocked=frozenset()), handle)
     if target.operator_id == actor.operator_id:
         raise Invalid("an actor cannot block itself or its own operator's actors", "self_block")
-    existing = await session.scalar(
-        select(Block.id).where(Block.blocker_id == actor.id, Block.blocked_id == target.id)
-    )
-    if existing is None:
-        row = Block(blocker_id=actor.id, blocked_id=target.id)
-        session.add(row)
+    block_id = new_id()
+    values = {"id": block_id, "blocker_id": actor.id, "blocked_id": target.id}
+    # Only the request that added the block does the rest (a double click adds one).
+    if await insert_new(session, Block, values, ("blocker_id", "blocked_id")):
         # Between two people the block covers every actor either operates (see
         # access.blocks_and_mutes), so follows between all of them end. A remote person
         # operates nothing here, so each side always includes the actor itself.
@@ -318,9 +364,8 @@ async def block(session: AsyncSession, viewer: Viewer, handle: str) -> None:
             )
         )
         if outbound.is_local(actor) and not outbound.is_local(target):
-            await session.flush()
-            await outbound.record(session, "block", actor.id, target.id, {"block_id": row.id})
-        await session.commit()
+            await outbound.record(session, "block", actor.id, target.id, {"block_id": block_id})
+    await session.commit()
 
 
 async def _target_of(session: AsyncSession, viewer: Viewer, handle: str, kind: str) -> Actor:
@@ -344,12 +389,15 @@ async def unblock(session: AsyncSession, viewer: Viewer, handle: str) -> None:
     """Lift a block the acting actor made. Idempotent."""
     actor = viewer.require_actor()
     target = await _target_of(session, viewer, handle, "block")
-    block_id = await session.scalar(
-        select(Block.id).where(Block.blocker_id == actor.id, Block.blocked_id == target.id)
-    )
-    await session.execute(
-        delete(Block).where(Block.blocker_id == actor.id, Block.blocked_id == target.id)
-    )
+    # The id of the block this request removed (None when a concurrent unblock won).
+    block_id = (
+        await session.execute(
+            delete(Block)
+            .where(Block.blocker_id == actor.id, Block.blocked_id == target.id)
+            .returning(Block.id)
+            .execution_options(synchronize_session=False)
+        )
+    ).scalar()
     sent = block_id is not None and outbound.is_local(actor) and not outbound.is_local(target)
     if sent and not await outbound.cancel(session, "block", actor.id, target.id):
         await outbound.record(session, "unblock", actor.id, target.id, {"block_id": block_id})
@@ -362,12 +410,9 @@ async def mute(session: AsyncSession, viewer: Viewer, handle: str) -> None:
     target = await get_visible_actor(session, viewer, handle)
     if target.id == actor.id:
         raise Invalid("an actor cannot mute itself", code="self_mute")
-    existing = await session.scalar(
-        select(Mute.id).where(Mute.muter_id == actor.id, Mute.muted_id == target.id)
-    )
-    if existing is None:
-        session.add(Mute(muter_id=actor.id, muted_id=target.id))
-        await session.commit()
+    values = {"id": new_id(), "muter_id": actor.id, "muted_id": target.id}
+    await insert_new(session, Mute, values, ("muter_id", "muted_id"))
+    await session.commit()
 
 
 async def unmute(session: AsyncSession, viewer: Viewer, handle: str) -> None:

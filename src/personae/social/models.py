@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     ForeignKey,
@@ -16,11 +15,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    inspect,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from personae.db import Base, IdMixin, utcnow
+from personae.accounts.names import lookalike_digest
+from personae.db import Base, IdMixin, JSONList, utcnow
 
 ACTOR_KINDS = ("person", "character")
 POST_VISIBILITIES = ("public", "unlisted", "followers", "direct")
@@ -49,7 +51,7 @@ class Actor(Base):
     handle: Mapped[str] = mapped_column(String(300), unique=True)
     display_name: Mapped[str] = mapped_column(String(100), default="")
     bio: Mapped[str] = mapped_column(Text, default="")
-    fields: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    fields: Mapped[list[Any]] = mapped_column(JSONList, default=list)
     is_ai: Mapped[bool] = mapped_column(Boolean, default=False)
     # Exactly one of these is set; deleting the account or character deletes the actor.
     account_id: Mapped[str | None] = mapped_column(
@@ -84,6 +86,22 @@ class Actor(Base):
     posts_count: Mapped[int] = mapped_column(Integer, default=0)
     # Integer key of the actor in the SQLite full-text index (FTS5 rows need integer ids).
     search_key: Mapped[int] = mapped_column(BigInteger, unique=True)
+    # Digests of what the handle and display name look like (UTS #39 skeleton, any case),
+    # kept by the events below, so a look-alike of anyone's name is one indexed lookup
+    # away (accounts/names.py).
+    handle_skeleton: Mapped[str | None] = mapped_column(String(32), index=True, default=None)
+    name_skeleton: Mapped[str | None] = mapped_column(String(32), index=True, default=None)
+
+
+@event.listens_for(Actor, "before_insert")
+@event.listens_for(Actor, "before_update")
+def _keep_name_skeletons(_mapper: Any, _connection: Any, actor: Actor) -> None:
+    """Recompute the look-alike digests whenever the handle or display name changes."""
+    state = inspect(actor)
+    if state.attrs.handle.history.has_changes():
+        actor.handle_skeleton = lookalike_digest(actor.handle or "")
+    if state.attrs.display_name.history.has_changes():
+        actor.name_skeleton = lookalike_digest(actor.display_name or "")
 
 
 class Post(IdMixin, Base):

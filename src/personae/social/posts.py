@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.db import new_id, utcnow
-from personae.errors import Forbidden, Invalid, NotFound
+from personae.errors import Conflict, Forbidden, Invalid, NotFound
 from personae.federation import outbound
 from personae.social import text as post_text
 from personae.social.access import (
@@ -30,6 +29,7 @@ from personae.social.models import (
     PostTag,
 )
 from personae.social.notifications import notify
+from personae.social.rows import insert_new
 
 MAX_POST_CHARS = 3000
 MAX_CW_CHARS = 500
@@ -266,13 +266,16 @@ async def delete_post(session: AsyncSession, viewer: Viewer, post_id: str) -> No
     if not is_admin:
         post = await get_visible_post(session, viewer, post_id)
         _require_own(viewer, post)
+    # A concurrent delete of the same post may win: then this one removes nothing and
+    # still answers as it did (the post is gone, as asked).
     await remove_post(session, post)
     await session.commit()
 
 
-async def _record_removal(session: AsyncSession, post: Post) -> None:
+async def _record_removal(
+    session: AsyncSession, post: Post, author: Actor | None, addressed: list[str]
+) -> None:
     """Tell remote servers a local post (or repost) is gone, unless they never heard of it."""
-    author = await session.get(Actor, post.author_id)
     if author is None or not outbound.is_local(author):
         return
     if not await outbound.federating(session):
@@ -297,9 +300,6 @@ async def _record_removal(session: AsyncSession, post: Post) -> None:
     await outbound.cancel(session, "post.updated", author.id, post.id)
     if await outbound.cancel(session, "post.created", author.id, post.id):
         return
-    addressed = await session.scalars(
-        select(PostMention.actor_id).where(PostMention.post_id == post.id)
-    )
     await outbound.record(
         session,
         "post.deleted",
@@ -309,9 +309,22 @@ async def _record_removal(session: AsyncSession, post: Post) -> None:
     )
 
 
-async def remove_post(session: AsyncSession, post: Post) -> None:
-    """Delete a post and fix the counters it touched (no commit)."""
-    await _record_removal(session, post)
+async def remove_post(session: AsyncSession, post: Post) -> bool:
+    """Delete a post and fix the counters it touched (no commit); False when it was gone.
+
+    The DELETE comes first and the counters move only when it removed the row: two
+    deletes of one post at once (a double click, an admin and the author) would
+    otherwise each take one off its parent's replies, the original's reposts ...
+    """
+    # Read before the row goes: its mentions go with it (cascade).
+    author = await session.get(Actor, post.author_id)
+    addressed = list(
+        await session.scalars(select(PostMention.actor_id).where(PostMention.post_id == post.id))
+    )
+    removed = await session.execute(delete(Post).where(Post.id == post.id))
+    if not getattr(removed, "rowcount", 0):
+        return False
+    await _record_removal(session, post, author, addressed)
     if post.repost_of_id:
         await session.execute(
             update(Post)
@@ -336,33 +349,31 @@ async def remove_post(session: AsyncSession, post: Post) -> None:
             .where(Post.id == post.quote_of_id)
             .values(quotes_count=Post.quotes_count - 1)
         )
-    await session.execute(delete(Post).where(Post.id == post.id))
+    return True
 
 
 async def like(session: AsyncSession, viewer: Viewer, post_id: str) -> Post:
-    """Like a visible post (idempotent); likes of a repost go to the original."""
+    """Like a visible post (idempotent, also when sent twice at once); likes of a repost
+    go to the original."""
     actor = viewer.require_actor()
     require_can_publish(actor)
     post = await _original(session, viewer, post_id)
-    existing = await session.scalar(
-        select(Like.id).where(Like.post_id == post.id, Like.actor_id == actor.id)
+    like_id = new_id()
+    fresh = await insert_new(
+        session,
+        Like,
+        {"id": like_id, "post_id": post.id, "actor_id": actor.id},
+        ("post_id", "actor_id"),
     )
-    if existing is None:
-        row = Like(post_id=post.id, actor_id=actor.id)
-        session.add(row)
-        try:
-            await session.flush()
-        except IntegrityError:  # a concurrent like of the same post by the same actor
-            await session.rollback()
-            return await _original(session, viewer, post_id)
+    if fresh:  # only the request that added the like counts it and tells anyone
         await session.execute(
             update(Post).where(Post.id == post.id).values(likes_count=Post.likes_count + 1)
         )
         await notify(session, post.author_id, "like", actor.id, post.id)
         if outbound.is_local(actor):
-            await outbound.record(session, "like", actor.id, post.id, {"like_id": row.id})
-        await session.commit()
-        await session.refresh(post)
+            await outbound.record(session, "like", actor.id, post.id, {"like_id": like_id})
+    await session.commit()
+    await session.refresh(post)  # the count as it is now, whichever request added the like
     return post
 
 
@@ -388,40 +399,40 @@ async def unlike(session: AsyncSession, viewer: Viewer, post_id: str) -> Post:
     return post
 
 
+def _mine(original_id: str, actor_id: str) -> Select[Post]:
+    """The query for an actor's repost of a post."""
+    return select(Post).where(Post.repost_of_id == original_id, Post.author_id == actor_id)
+
+
 async def repost(session: AsyncSession, viewer: Viewer, post_id: str) -> Post:
-    """Repost a public or unlisted post (idempotent); returns the repost."""
+    """Repost a public or unlisted post (idempotent, also when sent twice at once);
+    returns the repost."""
     actor = viewer.require_actor()
     require_can_publish(actor)
     original = await _original(session, viewer, post_id)
     if original.visibility not in ("public", "unlisted"):
         raise Invalid("only public and unlisted posts can be reposted", code="not_repostable")
-    existing = await session.scalar(
-        select(Post).where(Post.repost_of_id == original.id, Post.author_id == actor.id)
-    )
+    existing = await session.scalar(_mine(original.id, actor.id))
     if existing is not None:
         return existing
     repost_id = new_id()
-    shared = Post(
-        id=repost_id,
-        author_id=actor.id,
-        visibility=original.visibility,
-        root_id=repost_id,
-        repost_of_id=original.id,
-        origin_author_id=original.author_id,
-        author_is_ai=actor.is_ai,
-        origin_is_ai=original.author_is_ai,
-        search_key=search_key(repost_id),
-    )
-    session.add(shared)
-    try:
-        await session.flush()
-    except IntegrityError:
-        await session.rollback()
-        found = await session.scalar(
-            select(Post).where(Post.repost_of_id == original.id, Post.author_id == actor.id)
-        )
-        if found is None:
-            raise
+    values = {
+        "id": repost_id,
+        "author_id": actor.id,
+        "visibility": original.visibility,
+        "root_id": repost_id,
+        "repost_of_id": original.id,
+        "origin_author_id": original.author_id,
+        "author_is_ai": actor.is_ai,
+        "origin_is_ai": original.author_is_ai,
+        "search_key": search_key(repost_id),
+    }
+    if not await insert_new(session, Post, values, ("repost_of_id", "author_id")):
+        # A concurrent repost of the same post by the same actor won: it is done already.
+        found = await session.scalar(_mine(original.id, actor.id))
+        await session.commit()
+        if found is None:  # ... and was undone again in between
+            raise Conflict("the repost changed while this request ran; try again", "retry")
         return found
     await session.execute(
         update(Post).where(Post.id == original.id).values(reposts_count=Post.reposts_count + 1)
@@ -429,6 +440,8 @@ async def repost(session: AsyncSession, viewer: Viewer, post_id: str) -> Post:
     await notify(session, original.author_id, "repost", actor.id, original.id)
     if outbound.is_local(actor):
         await outbound.record(session, "repost", actor.id, repost_id, {"original_id": original.id})
+    shared = await session.get(Post, repost_id)
+    assert shared is not None
     await session.commit()
     return shared
 
@@ -437,11 +450,9 @@ async def unrepost(session: AsyncSession, viewer: Viewer, post_id: str) -> Post:
     """Undo a repost of a post (idempotent); returns the original."""
     actor = viewer.require_actor()
     original = await _original(session, viewer, post_id)
-    mine = await session.scalar(
-        select(Post).where(Post.repost_of_id == original.id, Post.author_id == actor.id)
-    )
+    mine = await session.scalar(_mine(original.id, actor.id))
     if mine is not None:
-        await remove_post(session, mine)
+        await remove_post(session, mine)  # counts only if this request removed it
         await session.commit()
     await session.refresh(original)
     return original

@@ -126,7 +126,7 @@ def _decode_cursor(cursor: str) -> tuple[float, float, str]:
         if not (math.isfinite(moment) and math.isfinite(score)):
             raise ValueError("not a finite number")  # NaN or infinity would break id_at
         return moment, score, str(data["i"])[:32]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise Invalid("cursor must be a value returned as next_cursor", "bad_cursor") from None
 
 

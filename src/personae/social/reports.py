@@ -7,7 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.accounts.models import Account
 from personae.db import utcnow
-from personae.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from personae.errors import Conflict, Invalid, NotFound, Unauthorized
+from personae.instance.admin import require_admin
 from personae.social.access import Viewer, get_visible_actor, get_visible_post
 from personae.social.models import Actor, Post, Report
 from personae.social.posts import remove_post
@@ -16,13 +17,6 @@ REASONS = ("spam", "harassment", "hate", "violence", "sexual", "impersonation", 
 STATUSES = ("open", "resolved", "dismissed")
 ACTIONS = ("dismiss", "delete_post", "suspend", "none")
 MAX_COMMENT = 2000
-
-
-def require_admin(account: Account | None) -> Account:
-    """The account, if it is an admin."""
-    if account is None or not account.is_admin:
-        raise Forbidden("only admins can see and act on reports", code="admins_only")
-    return account
 
 
 async def create_report(

@@ -51,6 +51,7 @@ LIMIT_LABELS = {
     "agents_replies_per_hour": "Replies per hour, all characters together",
     "agents_tokens_per_day": "Model tokens per day, all characters together",
     "agents_max_ai_turns": "AI posts in a row in one thread",
+    "chat_max_tokens": "Longest reply a client may ask for through /v1, in tokens",
 }
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from personae.accounts import service as accounts
 from personae.characters.models import Character
+from personae.chat import access as chat_access
 from personae.chat import service as chats
 from personae.chat.models import Conversation
 from personae.deps import DB, CurrentAccount, State
@@ -102,6 +103,7 @@ async def chats_page(
 ) -> Response:
     """The viewer's conversations, most recent activity first, a page at a time."""
     found = await chats.list_conversations(db, account, limit=PAGE_SIZE + 1, before=before or None)
+    blocked = await chat_access.blocked_handles(db, account)  # no new chat with them offered
     more = len(found) > PAGE_SIZE
     found = found[:PAGE_SIZE]
     context = {
@@ -110,7 +112,7 @@ async def chats_page(
         "rows": await conversation_rows(db, found),
         "older": found[-1].id if more and found else "",
         "paged": bool(before),
-        "characters": await character_cards(db, account),
+        "characters": [c for c in await character_cards(db, account) if c.handle not in blocked],
     }
     return render(request, "chat/list.html", context)
 

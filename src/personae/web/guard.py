@@ -36,7 +36,9 @@ class PageRoute(APIRoute):
             except Unauthorized:
                 return RedirectResponse("/", status_code=303)
             except DomainError as exc:
-                return error_page(request, exc.status_code, exc.message)
+                page = error_page(request, exc.status_code, exc.message)
+                page.headers.update(exc.headers() or {})
+                return page
             except RequestValidationError:
                 return error_page(request, 422, "Some fields were missing or too long.")
 

@@ -9,8 +9,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from personae.accounts import service as accounts
+from personae.accounts import signin
 from personae.accounts.models import Account
-from personae.deps import DB, SESSION_COOKIE, State, request_token
+from personae.deps import DB, SESSION_COOKIE, State, client_address, request_token
 from personae.errors import DomainError
 from personae.state import AppState
 from personae.web.guard import PageRoute
@@ -76,12 +77,15 @@ async def home(request: Request, db: DB, account: PageAccount) -> Response:
 async def log_in(
     request: Request, db: DB, state: State, username: TextField = "", password: TextField = ""
 ) -> Response:
-    """Check the log-in form and start a session."""
+    """Check the log-in form and start a session (throttled as the JSON API is)."""
+    limits = signin.SignInLimits.from_settings(state.settings)
     try:
-        account = await accounts.authenticate(db, username, password)
+        account = await signin.log_in(db, username, password, client_address(request), limits)
     except DomainError as exc:
         errors = {"login": exc.message}
-        return start_page(request, exc.status_code, errors, {"login": username})
+        page = start_page(request, exc.status_code, errors, {"login": username})
+        page.headers.update(exc.headers() or {})
+        return page
     return await start_session(db, state, account)
 
 
@@ -95,11 +99,16 @@ async def sign_up(
     display_name: TextField = "",
 ) -> Response:
     """Create an account from the sign-up form and start a session."""
+    limits = signin.SignInLimits.from_settings(state.settings)
     try:
-        account = await accounts.create_account(db, username, password, display_name.strip())
+        account = await signin.sign_up(
+            db, username, password, display_name.strip(), client_address(request), limits
+        )
     except DomainError as exc:
         values = {"signup": username, "display_name": display_name}
-        return start_page(request, exc.status_code, {"signup": exc.message}, values)
+        page = start_page(request, exc.status_code, {"signup": exc.message}, values)
+        page.headers.update(exc.headers() or {})
+        return page
     return await start_session(db, state, account)
 
 

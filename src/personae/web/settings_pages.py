@@ -1,4 +1,5 @@
-"""Settings pages: account and personas, AI visibility, muted and blocked, memories about me.
+"""Settings pages: account and personas, sessions and tokens, AI visibility, muted and
+blocked, memories about me.
 
 Every form posts, the service checks and saves, and the page answers 303 back to its tab
 with a notice; bad input re-renders the tab with the problem named (a 4xx, nothing saved).
@@ -9,13 +10,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from personae.accounts import service as accounts
 from personae.accounts.models import Account
 from personae.agents import memory_people
 from personae.characters.routes import read_upload
-from personae.deps import DB, State, request_token
+from personae.deps import DB, SESSION_COOKIE, State, request_token
 from personae.errors import DomainError, Invalid, Unauthorized
 from personae.social import actors, graph
 from personae.social.access import viewer_for
@@ -30,6 +31,7 @@ SETTINGS = TabbedArea(
     "settings",
     (
         ("account", "/settings", "Account"),
+        ("tokens", "/settings/tokens", "Sessions and tokens"),
         ("ai", "/settings/ai", "AI visibility"),
         ("muted", "/settings/muted", "Muted and blocked"),
         ("memories", "/settings/memories", "Memories about me"),
@@ -37,10 +39,11 @@ SETTINGS = TabbedArea(
     {
         "profile": "Your profile is saved.",
         "avatar": "Your avatar is changed.",
-        "password": "Your password is changed. Other browsers were signed out.",
+        "password": "Your password is changed. Your other sessions and API tokens were ended.",
         "persona_added": "The persona is added.",
         "persona_saved": "The persona is saved.",
         "persona_deleted": "The persona is deleted.",
+        "token_revoked": "It is revoked: whoever used it is signed out.",
         "ai": "Your AI visibility choices are saved.",
         "unmuted": "Unmuted. Their posts show again.",
         "unblocked": "Unblocked.",
@@ -205,6 +208,97 @@ async def remove_persona(persona_id: str, db: DB, account: PageAccount) -> Respo
     me = require(account)
     await accounts.delete_persona(db, me, persona_id)
     return back("/settings", "persona_deleted")
+
+
+# Sessions and API tokens.
+
+
+async def tokens_page_for(
+    request: Request,
+    db: DB,
+    state: State,
+    account: Account,
+    new_token: str = "",
+    status_code: int = 200,
+    error: str = "",
+    **values: Any,
+) -> Response:
+    """The tokens tab: the live sessions and tokens, the form to make one (and, just after
+    making one, the token itself, shown this once)."""
+    settings = state.settings
+    context = {
+        "tokens": await accounts.list_tokens(db, account),
+        "current_id": await accounts.token_id(db, request_token(request)),
+        "new_token": new_token,
+        "default_days": min(settings.api_token_days, settings.api_token_max_days),
+        "max_days": settings.api_token_max_days,
+        "values": values,
+    }
+    page = SETTINGS.page(
+        request, account, "tokens", "settings/tokens.html", context, status_code, error
+    )
+    # The page may carry a secret: no cache, no copy in the history.
+    page.headers["Cache-Control"] = "no-store"
+    return page
+
+
+@router.get("/settings/tokens")
+async def tokens_page(request: Request, db: DB, state: State, account: PageAccount) -> Response:
+    """The viewer's browser sessions and API tokens, with a button to revoke each."""
+    return await tokens_page_for(request, db, state, require(account))
+
+
+@router.post("/settings/tokens")
+async def create_token(
+    request: Request,
+    db: DB,
+    state: State,
+    account: PageAccount,
+    name: Annotated[str, Form(max_length=100)] = "",
+    expires_in_days: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Make a named API token and show it once (answered directly, never by a redirect,
+    so the token is in no address)."""
+    me = require(account)
+    settings = state.settings
+    try:
+        if not name.strip():
+            raise Invalid("give the token a name, to know later what uses it", "no_name")
+        days_text = expires_in_days.strip()
+        if days_text and not days_text.isdigit():
+            raise Invalid("the expiry must be a whole number of days", code="invalid_expiry")
+        days = accounts.token_days(
+            int(days_text) if days_text else None,
+            settings.api_token_days,
+            settings.api_token_max_days,
+        )
+        token = await accounts.issue_token(db, me, "api", name, days=days)
+    except DomainError as exc:
+        await undo(db, me)
+        return await tokens_page_for(
+            request,
+            db,
+            state,
+            me,
+            status_code=exc.status_code,
+            error=exc.message,
+            name=name,
+            expires_in_days=expires_in_days,
+        )
+    return await tokens_page_for(request, db, state, me, new_token=token)
+
+
+@router.post("/settings/tokens/{token_id}/revoke")
+async def revoke_token(request: Request, token_id: str, db: DB, account: PageAccount) -> Response:
+    """End one of the viewer's sessions or API tokens; ending this very session signs out."""
+    me = require(account)
+    current = await accounts.token_id(db, request_token(request))
+    await accounts.revoke_token_id(db, me, token_id)
+    if token_id == current:
+        response = RedirectResponse("/", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+    return back("/settings/tokens", "token_revoked")
 
 
 # AI visibility.

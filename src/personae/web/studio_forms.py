@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from personae.agents.api import AutonomyIn
+from personae.characters.lore_keys import regex_problem
 from personae.characters.schemas import CharacterFields, EntryFields
 from personae.web import i18n
 from personae.web.tabbed import undo as undo  # the studio pages call forms.undo
@@ -249,6 +250,12 @@ def posted_entry(
         )
     if not data["content"].strip():
         errors["content"] = tr(request, "Write what the character should know.")
+    if data["use_regex"]:
+        for key in [*data["keys"], *data["secondary_keys"]]:
+            problem = regex_problem(key)
+            if problem is not None:
+                field = "keys" if key in data["keys"] else "secondary_keys"
+                errors.setdefault(field, f"{key[:60]!r} {problem}")
     if errors:
         return None, shown, errors
     try:

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy import select
 
-from personae.deps import DB, CurrentAccount
+from personae.deps import DB, AdminAccount, CurrentAccount
 from personae.social import reports
 from personae.social.api.common import ActingViewer, Cursor
 from personae.social.models import Actor, Report
@@ -80,7 +80,7 @@ async def my_reports(account: CurrentAccount, db: DB) -> dict[str, Any]:
 
 @router.get("/admin/reports")
 async def report_queue(
-    account: CurrentAccount,
+    account: AdminAccount,
     db: DB,
     status: Literal["open", "resolved", "dismissed"] = "open",
     cursor: Cursor = None,
@@ -96,7 +96,7 @@ async def report_queue(
 
 @router.post("/admin/reports/{report_id}/resolve")
 async def resolve(
-    report_id: str, body: Resolution, account: CurrentAccount, db: DB
+    report_id: str, body: Resolution, account: AdminAccount, db: DB
 ) -> dict[str, Any]:
     """Close a report: dismiss it, delete the reported post, or suspend the actor."""
     report = await reports.resolve_report(db, account, report_id, body.action, body.note)
@@ -104,12 +104,12 @@ async def resolve(
 
 
 @router.post("/admin/actors/{handle}/suspend", status_code=204)
-async def suspend(handle: str, account: CurrentAccount, db: DB) -> None:
+async def suspend(handle: str, account: AdminAccount, db: DB) -> None:
     """Suspend an actor: it disappears from the network and cannot act."""
     await reports.set_suspended(db, account, handle, True)
 
 
 @router.delete("/admin/actors/{handle}/suspend", status_code=204)
-async def unsuspend(handle: str, account: CurrentAccount, db: DB) -> None:
+async def unsuspend(handle: str, account: AdminAccount, db: DB) -> None:
     """Reinstate a suspended actor."""
     await reports.set_suspended(db, account, handle, False)

@@ -1,8 +1,13 @@
-"""The engine's clock: wall time normally, a simulated time that runs ahead in simulations.
+"""The one clock of the domain: wall time normally, a simulated time in simulations.
 
+Everything that decides by time (the agents' planning, due times, limits and memory
+recency; every `created_at`, through `db.utcnow`) reads `now()` here, never the wall
+clock directly, so a simulated day is coherent and a test can fix the moment.
 A context variable rather than a parameter threaded through every call, because the
 social services that fire triggers (a mention, a follow) run inside the engine's
 actions as well as inside web requests, and must stamp the time of whichever is current.
+Row ids (`db.new_id`) stay on the wall clock on purpose: they order rows by insertion,
+which must hold even when many rows are written at one simulated instant.
 """
 
 from __future__ import annotations
