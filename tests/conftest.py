@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from personae import wiring
 from personae.app import create_app
 from personae.config import BackendSettings, Settings
 from personae.db import make_engine
@@ -94,6 +95,13 @@ async def wipe(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         for table in reversed(metadata.sorted_tables):
             await conn.execute(text(f'DELETE FROM "{table.name}"'))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def wired() -> None:
+    """Every domain event's subscribers, as the app, the CLI and the workers register them
+    (tests that call services directly need them too)."""
+    wiring.install()
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Scope
 
+from personae import wiring
 from personae.accounts.passwords import POOL as password_hashing
 from personae.accounts.routes import router as accounts_router
 from personae.agents.api import router as autonomy_router
@@ -132,6 +133,7 @@ def create_app(
     `delivery` (by default: the same as `agents`), it runs the federation delivery worker.
     """
     run_delivery = agents if delivery is None else delivery
+    wiring.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -13,6 +13,7 @@ from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from personae import wiring
 from personae.agents.cli import agents_app
 from personae.config import Settings, get_settings
 
@@ -432,4 +433,5 @@ def render_simulation(result: SimulationResult) -> None:
 
 def main() -> None:
     """Entry point of the `personae` script."""
+    wiring.install()
     app()

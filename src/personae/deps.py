@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.accounts.models import Account
 from personae.accounts.service import account_for_token
+from personae.db import transaction
 from personae.errors import Forbidden, Unauthorized
 from personae.instance.admin import require_admin
 from personae.origin import is_same_origin
@@ -27,8 +28,13 @@ def get_state(request: Request) -> AppState:
 
 
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
-    """A database session for one request."""
-    async with get_state(request).sessions() as session:
+    """The request's unit of work: committed when the handler returns, rolled back if it
+    raises (an error answer never leaves a change behind).
+
+    Function-scoped (see `DB`), so the commit happens before the response is sent: a client
+    that reads right after a write sees it, and after-commit subscribers run first.
+    """
+    async with transaction(get_state(request).sessions) as session:
         yield session
 
 
@@ -54,7 +60,7 @@ BEARER = HTTPBearer(auto_error=False, description="A token from POST /api/v1/aut
 
 async def optional_account(
     request: Request,
-    db: Annotated[AsyncSession, Depends(get_db)],
+    db: Annotated[AsyncSession, Depends(get_db, scope="function")],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
 ) -> Account | None:
     """The signed-in account, or None for anonymous callers.
@@ -95,7 +101,7 @@ async def admin_account(account: Annotated[Account | None, Depends(optional_acco
     return require_admin(account)
 
 
-DB = Annotated[AsyncSession, Depends(get_db)]
+DB = Annotated[AsyncSession, Depends(get_db, scope="function")]
 State = Annotated[AppState, Depends(get_state)]
 CurrentAccount = Annotated[Account, Depends(current_account)]
 OptionalAccount = Annotated[Account | None, Depends(optional_account)]

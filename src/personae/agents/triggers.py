@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from personae import clock
 from personae.agents.models import AgendaItem, AgentSettings
 from personae.db import new_id
+from personae.social.events import Notified
 from personae.social.models import Actor, Post
 
 # notification kind -> (action kind, the permission it needs)
@@ -67,14 +68,18 @@ def agenda_row(
     }
 
 
-async def on_notification(
-    session: AsyncSession, recipient_id: str, kind: str, actor_id: str, post_id: str | None
-) -> None:
+async def on_notified(session: AsyncSession, event: Notified) -> None:
     """Add the action a notification calls for when the recipient acts on its own.
 
     Whether it may act (policy, limits, blocks, engagement) is decided when the action
     runs, so that a change of settings in between is honoured.
     """
+    recipient_id, kind, actor_id, post_id = (
+        event.recipient_id,
+        event.kind,
+        event.actor_id,
+        event.post_id,
+    )
     action = TRIGGERED.get(kind)
     if action is None:
         return

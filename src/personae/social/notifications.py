@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from personae.agents.triggers import on_notification
+from personae import events
 from personae.social.access import Viewer, inactive_actors, visible_posts
+from personae.social.events import Notified
 from personae.social.models import Block, Mute, Notification, Post
 
 KINDS = ("mention", "reply", "like", "repost", "quote", "follow", "follow_request")
@@ -39,8 +40,8 @@ async def notify(
         session.add(
             Notification(recipient_id=recipient_id, kind=kind, actor_id=actor_id, post_id=post_id)
         )
-        # An autonomous character answers what happens to it: a due action, same transaction.
-        await on_notification(session, recipient_id, kind, actor_id, post_id)
+        # An autonomous character answers what happens to it (agents subscribe).
+        await events.emit(session, Notified(recipient_id, kind, actor_id, post_id))
 
 
 def _readable(viewer: Viewer) -> list[object]:
