@@ -77,6 +77,40 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 _engines: dict[str, tuple[str, AsyncEngine]] = {}
 
 
+async def scratch_database(kind: str, tmp_root: Path, name: str) -> tuple[AsyncEngine, str]:
+    """An empty database of its own named `name` (for tests that run the migrations from
+    the start); drop it with `drop_scratch_database`."""
+    if kind == "sqlite":
+        path = tmp_root / f"scratch_{name}.db"
+        path.unlink(missing_ok=True)
+        url = f"sqlite+aiosqlite:///{path}"
+        return make_engine(url), url
+    import asyncpg
+
+    database = f"personae_{name}_{os.getpid()}"
+    conn = await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {database}")
+    finally:
+        await conn.close()
+    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{database}"
+    return make_engine(url), url
+
+
+async def drop_scratch_database(kind: str, name: str) -> None:
+    """Drop what `scratch_database` made (PostgreSQL; a SQLite file goes with tmp_root)."""
+    if kind == "sqlite":
+        return
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS personae_{name}_{os.getpid()} WITH (FORCE)")
+    finally:
+        await conn.close()
+
+
 async def migrated_engine(kind: str, tmp_root: Path) -> tuple[str, AsyncEngine]:
     """One migrated database per kind for the whole session."""
     if kind not in _engines:

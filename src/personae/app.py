@@ -19,7 +19,6 @@ from personae import wiring
 from personae.accounts.passwords import POOL as password_hashing
 from personae.accounts.routes import router as accounts_router
 from personae.agents.api import router as autonomy_router
-from personae.agents.memory_api import router as memories_router
 from personae.agents.runtime import AgentRuntime
 from personae.characters.routes import router as characters_router
 from personae.chat.generation import ReplyRunner
@@ -27,6 +26,7 @@ from personae.chat.routes import router as chat_router
 from personae.config import Settings, get_settings
 from personae.db import make_engine, make_sessionmaker
 from personae.errors import DomainError
+from personae.federation.api import router as federation_api_router
 from personae.federation.routes import ActivityNegotiation
 from personae.federation.routes import router as federation_router
 from personae.federation.worker import DeliveryWorker
@@ -34,6 +34,7 @@ from personae.instance import backends as instance_backends
 from personae.instance.routes import router as admin_router
 from personae.llm.base import BACKEND_STATUS, BackendError
 from personae.llm.registry import BackendRegistry
+from personae.memory.routes import router as memories_router
 from personae.migrate import ensure_sqlite_folder, upgrade
 from personae.openai_compat.routes import router as openai_router
 from personae.openapi import install_openapi
@@ -191,6 +192,7 @@ def create_app(
     app.include_router(autonomy_router)
     app.include_router(admin_router)
     app.include_router(federation_router)
+    app.include_router(federation_api_router)  # before social's "/actors/{handle}"
     for social in (social_actors, social_posts, social_feeds, social_moderation):
         app.include_router(social.router)
     include_pages(app)

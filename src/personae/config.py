@@ -30,7 +30,10 @@ def default_data_dir() -> Path:
 class BackendSettings(BaseModel):
     """One named model backend."""
 
-    kind: Literal["embedded", "openai", "fake"] = "embedded"
+    # A backend plugin's name (entry point group `personae.backends`): the built-ins are
+    # "embedded", "openai" and "fake"; an unknown kind fails when the backends are built,
+    # naming the installed ones.
+    kind: str = "embedded"
     # embedded: a GGUF file; empty means the bundled SmolLM2-135M-Instruct.
     model_path: str = ""
     n_parallel: int = Field(default=4, ge=1, le=64)
@@ -44,6 +47,8 @@ class BackendSettings(BaseModel):
     context_window: int = Field(default=8192, ge=512, le=10_000_000)
     timeout_s: float = Field(default=60.0, gt=0, le=3600)
     max_retries: int = Field(default=3, ge=0, le=10)
+    # Anything else a plugin backend reads (free-form: each plugin documents its own).
+    options: dict[str, Any] = Field(default_factory=dict)
 
 
 def _default_backends() -> dict[str, BackendSettings]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 from personae import clock
+from personae.errors import Invalid
 
 # Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -44,6 +46,23 @@ def new_id() -> str:
     Like UUIDv7 (which Python 3.11 lacks): cursor paging by id then follows creation time.
     """
     return f"{time.time_ns() // 1000:014x}{secrets.token_hex(9)}"
+
+
+ID_LENGTH = 32
+
+
+def check_cursor(cursor: str | None) -> str | None:
+    """Id cursors are 32 lower-case hex digits; anything else is a clear 422."""
+    if cursor is None or cursor == "":
+        return None
+    if len(cursor) != ID_LENGTH or any(c not in "0123456789abcdef" for c in cursor):
+        raise Invalid("cursor must be a value returned as next_cursor", code="bad_cursor")
+    return cursor
+
+
+def search_key(identifier: str) -> int:
+    """A 63-bit integer for an id: the row's key in the SQLite full-text index."""
+    return int.from_bytes(hashlib.blake2b(identifier.encode(), digest_size=8).digest(), "big") >> 1
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -1,7 +1,7 @@
 """Imports every table so the metadata is complete (for Alembic and tests)."""
 
 from personae.accounts.models import Account, AuthThrottle, AuthToken, Persona
-from personae.agents.models import AgendaItem, AgentSettings, Memory
+from personae.agents.models import AgendaItem, AgentSettings
 from personae.characters.models import (
     Character,
     CharacterAsset,
@@ -9,7 +9,7 @@ from personae.characters.models import (
     Lorebook,
     LorebookEntry,
 )
-from personae.chat.models import Conversation, Message
+from personae.chat.models import Conversation, ConversationParticipant, Message
 from personae.db import Base
 from personae.federation.models import (
     ActorKey,
@@ -20,6 +20,7 @@ from personae.federation.models import (
     RemoteActor,
 )
 from personae.instance.models import InstanceBackend, InstanceOverride
+from personae.memory.models import Memory
 from personae.social.models import (
     Actor,
     Block,
@@ -49,6 +50,7 @@ __all__ = [
     "CharacterAsset",
     "CharacterLorebook",
     "Conversation",
+    "ConversationParticipant",
     "Delivery",
     "Follow",
     "InboundActivity",

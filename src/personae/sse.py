@@ -1,4 +1,8 @@
-"""Turning typed service events into server-sent events (the only place that does)."""
+"""Server-sent events: the wire format and the streaming response, for every stream.
+
+Chat replies (typed service events) and the web feed's live timelines both stream
+through here, so the headers and the framing are the same everywhere.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,31 @@ from fastapi.sse import EventSourceResponse, format_sse_event
 
 from personae.chat.events import ChatEvent, event_name
 
+# Proxies must neither cache a stream nor buffer it (nginx honours X-Accel-Buffering).
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def frame(
+    *,
+    event: str | None = None,
+    data: str | None = None,
+    id: str | None = None,
+    retry: int | None = None,
+    comment: str | None = None,
+) -> bytes:
+    """One server-sent event (or a comment line) in wire format."""
+    return format_sse_event(event=event, data_str=data, id=id, retry=retry, comment=comment)
+
+
+def stream(body: AsyncIterator[bytes]) -> EventSourceResponse:
+    """A response streaming already framed events, never cached or buffered on the way."""
+    return EventSourceResponse(body, headers=SSE_HEADERS)
+
 
 def encode(event: ChatEvent) -> bytes:
-    """One event in SSE wire format, its fields as JSON data."""
+    """One chat event in SSE wire format, its fields as JSON data."""
     payload = json.dumps(dataclasses.asdict(event), ensure_ascii=False)
-    return format_sse_event(event=event_name(event), data_str=payload)
+    return frame(event=event_name(event), data=payload)
 
 
 def sse_response(events: AsyncIterator[ChatEvent]) -> EventSourceResponse:
@@ -24,6 +48,4 @@ def sse_response(events: AsyncIterator[ChatEvent]) -> EventSourceResponse:
         async for event in events:
             yield encode(event)
 
-    return EventSourceResponse(
-        body(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    )
+    return stream(body())

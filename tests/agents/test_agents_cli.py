@@ -56,6 +56,7 @@ async def test_settings_activity_review_approve_reject(tmp_path: Path, cheap_has
         ann = await create_account(session, "ann", "long password")
         fields = CharacterCreate(name="Polly", handle="polly", visibility="private", backend="fake")
         await create_character(session, ann, fields)
+        await session.commit()
 
     r = run(["agents", "settings", "polly", "--enable"], env)
     assert r.returncode == 1 and "private" in r.stderr and "public" in r.stderr
@@ -68,6 +69,7 @@ async def test_settings_activity_review_approve_reject(tmp_path: Path, cheap_has
         from personae.characters.service import update_character
 
         await update_character(session, ann, "polly", CharacterFields(visibility="public"))
+        await session.commit()
     r = run(
         [
             "agents",

@@ -22,10 +22,12 @@ from sqlalchemy import func, select
 from personae import clock
 from personae.agents import engine as agents
 from personae.agents.engine import Engine
-from personae.agents.models import AgendaItem, Memory
+from personae.agents.models import AgendaItem
+from personae.db import transaction
 from personae.llm.base import BackendError
 from personae.llm.fake import FakeBackend
 from personae.llm.registry import BackendRegistry
+from personae.memory.models import Memory
 from personae.social.models import Follow, Like, Post
 from tests.conftest import sign_up
 
@@ -567,7 +569,7 @@ async def test_a_retry_never_publishes_twice(
     (item,) = [i for i in await items(app, kind="post") if i.due_at.date() == START.date()]
     now = item.due_at
     # A worker claims the item and is then presumed dead (its lease runs out) ...
-    async with app.state.personae.sessions() as session:
+    async with transaction(app.state.personae.sessions) as session:
         stale_claim = await agents._claim(session, item.id, now, 60)
     assert stale_claim is not None and stale_claim.claim == 1
     assert await agents.run_item(engine, item.id, now + timedelta(seconds=30)) == ""  # still leased
@@ -579,7 +581,7 @@ async def test_a_retry_never_publishes_twice(
     # ... and the first one, waking up, cannot record or publish anything.
     from personae.agents.actions import Result
 
-    async with app.state.personae.sessions() as session:
+    async with transaction(app.state.personae.sessions) as session:
         stale = Result(outcome="published", output_text="Fair winds, everyone.")
         recorded = await agents._record(
             session, engine.settings, item.id, 1, stale, later, item.character_id
@@ -690,7 +692,7 @@ async def test_private_posts_never_reach_public_ones(
     (scheduled,) = await items(app, kind="post", outcome="published")
     assert "gout" not in scheduled.inputs["prompt"]  # neither the DM nor followers-only
     # What bob said in private is remembered only for dealings with bob.
-    from personae.agents.memory import recall
+    from personae.memory.stream import recall
 
     async with app.state.personae.sessions() as session:
         polly = answer.character_id

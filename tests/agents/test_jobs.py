@@ -41,7 +41,6 @@ from personae.agents.jobs import (
 )
 from personae.agents.models import AgendaItem, AgentSettings
 from personae.agents.runtime import AgentRuntime, require_shared_broker
-from personae.agents.simulate import simulate
 from personae.agents.triggers import agenda_row, insert_agenda
 from personae.app import create_app
 from personae.characters.schemas import CharacterCreate
@@ -49,6 +48,7 @@ from personae.characters.service import create_character
 from personae.cli import app as cli_app
 from personae.config import BackendSettings, Settings, get_settings
 from personae.db import make_sessionmaker
+from personae.demo.simulate import simulate
 from personae.llm.fake import FakeBackend
 from personae.llm.registry import BackendRegistry
 from personae.social.models import Post

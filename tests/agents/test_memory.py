@@ -14,19 +14,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from personae import clock
-from personae.agents.memory import (
-    heuristic_importance,
-    memories_since_reflection,
-    model_importance,
-    recall,
-    remember,
-)
-from personae.agents.models import Memory
-from personae.agents.reflection import reflect
 from personae.errors import Invalid
 from personae.llm.base import BackendError, Usage
 from personae.llm.fake import FakeBackend
 from personae.llm.registry import BackendRegistry
+from personae.memory.importance import heuristic_importance, model_importance
+from personae.memory.models import Memory
+from personae.memory.reflection import reflect
+from personae.memory.stream import memories_since_reflection, recall, remember
 
 API = "/api/v1"
 MEMORIES = f"{API}/me/memories"

@@ -5,7 +5,6 @@ PostgreSQL, with the fake backend (to read each prompt) and with the bundled mod
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncGenerator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -17,20 +16,19 @@ from alembic import command
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from personae import clock
 from personae.agents import engine as agents
 from personae.agents.engine import Engine
-from personae.agents.memory import PUBLIC, recall
-from personae.agents.models import AgendaItem, Memory
-from personae.agents.reflection import reflect
-from personae.db import make_engine
+from personae.agents.models import AgendaItem
 from personae.llm.base import Backend, ChatMessage, GenerationParams, StreamEvent
 from personae.llm.fake import FakeBackend
 from personae.llm.registry import BackendRegistry
+from personae.memory.models import Memory
+from personae.memory.reflection import reflect
+from personae.memory.stream import PUBLIC, recall
 from personae.migrate import alembic_config, upgrade
-from tests.conftest import POSTGRES_URL, sign_up
+from tests.conftest import drop_scratch_database, scratch_database, sign_up
 
 API = "/api/v1"
 Headers = dict[str, str]
@@ -248,39 +246,8 @@ async def test_private_chat_stays_out_of_public_replies_with_the_bundled_model(
 # ---------------------------------------------------------------------------- migration
 
 
-async def _scratch_database(kind: str, tmp_root: Path) -> tuple[AsyncEngine, str]:
-    """An empty database of its own (the migration is run from the start)."""
-    if kind == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_root / 'audience_migration.db'}"
-        (tmp_root / "audience_migration.db").unlink(missing_ok=True)
-        return make_engine(url), url
-    import asyncpg
-
-    name = f"personae_audience_{os.getpid()}"
-    conn = await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await conn.execute(f"CREATE DATABASE {name}")
-    finally:
-        await conn.close()
-    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    return make_engine(url), url
-
-
-async def _drop_scratch(kind: str) -> None:
-    if kind == "sqlite":
-        return
-    import asyncpg
-
-    conn = await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(f"DROP DATABASE IF EXISTS personae_audience_{os.getpid()} WITH (FORCE)")
-    finally:
-        await conn.close()
-
-
 async def test_the_migration_keeps_chat_memories_private(tmp_root: Path, db_kind: str) -> None:
-    engine, url = await _scratch_database(db_kind, tmp_root)
+    engine, url = await scratch_database(db_kind, tmp_root, "audience")
     try:
         await upgrade(engine, "0008")
         rows = [
@@ -345,4 +312,4 @@ async def test_the_migration_keeps_chat_memories_private(tmp_root: Path, db_kind
             assert left.scalar() == len(rows)
     finally:
         await engine.dispose()
-        await _drop_scratch(db_kind)
+        await drop_scratch_database(db_kind, "audience")

@@ -25,8 +25,9 @@ from personae import clock
 from personae.agents import engine as agents
 from personae.agents.engine import Engine
 from personae.agents.jobs import make_broker, register_tasks
-from personae.agents.models import AgendaItem, Memory
+from personae.agents.models import AgendaItem
 from personae.agents.runtime import AgentRuntime
+from personae.memory.models import Memory
 from personae.social.models import Follow, Like, Notification, Post, PostMention
 from tests.conftest import sign_up
 

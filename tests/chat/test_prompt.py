@@ -8,15 +8,9 @@ from datetime import datetime
 
 import pytest
 
+from personae.characters.prompting import CharacterDefinition, MacroContext, render
 from personae.chat.lore import LoreEntry, activate, key_matches
-from personae.chat.macros import MacroContext, render
-from personae.chat.prompt import (
-    CharacterDefinition,
-    ContextOverflow,
-    LoreSettings,
-    Turn,
-    assemble,
-)
+from personae.chat.prompt import ContextOverflow, LoreSettings, Turn, assemble
 from personae.llm.base import ChatMessage
 
 CTX = MacroContext(char="Mira", user="Sam", seed="conv1", now=datetime(2026, 11, 28, 9, 5))

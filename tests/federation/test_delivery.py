@@ -802,11 +802,13 @@ async def test_the_worker_survives_a_failing_pass_and_prunes_old_rows(
     calls: list[int] = []
     real_expand = outbound.expand_due
 
-    async def flaky_expand(session: AsyncSession, federation: Federation, limit: int = 50) -> int:
+    async def flaky_expand(
+        sessions: async_sessionmaker[AsyncSession], federation: Federation, limit: int = 50
+    ) -> int:
         calls.append(limit)
         if len(calls) == 1:
             raise RuntimeError("database hiccup")
-        return await real_expand(session, federation, limit)
+        return await real_expand(sessions, federation, limit)
 
     monkeypatch.setattr(outbound, "expand_due", flaky_expand)
     alice = await local_actor(sessions, "alice")

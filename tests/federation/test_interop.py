@@ -106,9 +106,7 @@ async def send_what_is_due(app: FastAPI) -> None:
     """One pass of the delivery worker: expand recorded events, send what is due."""
     state = app.state.personae
     federation = Federation.from_settings(state.settings)
-    async with state.sessions() as session:
-        await outbound.expand_due(session, federation)
-        await session.commit()
+    await outbound.expand_due(state.sessions, federation)
     await deliver_due(state.sessions, federation)
 
 

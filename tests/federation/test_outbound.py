@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.app import create_app
-from personae.db import new_id
+from personae.db import new_id, transaction
 from personae.federation import activities_out, outbound
 from personae.federation.context import Federation
 from personae.federation.fetch import FetchError
@@ -81,7 +81,7 @@ async def remote(
         public_key_pem=PUBLIC_PEM,
         locked=locked,
     )
-    async with sessions(app)() as session:
+    async with transaction(sessions(app)) as session:
         actor, _ = await store(session, parsed)
         return actor
 
@@ -95,7 +95,7 @@ async def as_remote(session: AsyncSession, actor: Actor) -> Viewer:
 
 async def remote_follows(app: FastAPI, follower: Actor, handle: str) -> Follow:
     """A remote actor follows a local one, through the graph service as the inbox would."""
-    async with sessions(app)() as session:
+    async with transaction(sessions(app)) as session:
         viewer = await as_remote(session, follower)
         return await graph.follow(
             session, viewer, handle, uri=f"https://{follower.domain}/follows/{follower.id}"
@@ -134,8 +134,8 @@ async def expand(app: FastAPI) -> list[tuple[dict[str, Any], set[str], str | Non
 
     The deliveries are taken off the table, so each call sees only what it queued.
     """
+    await outbound.expand_due(sessions(app), FEDERATION, 100)
     async with sessions(app)() as session:
-        await outbound.expand_due(session, FEDERATION, 100)
         assert await session.scalar(select(func.count()).select_from(OutboundEvent)) == 0
         rows = list(await session.scalars(select(Delivery).order_by(Delivery.id)))
         out: dict[str, tuple[dict[str, Any], set[str], str | None]] = {}
@@ -583,7 +583,7 @@ async def test_remote_actors_acting_here_record_nothing(
     carol = await remote(app, "carol", "a.example")
     post_id = await write(client, alice, "hello")
     await expand(app)
-    async with sessions(app)() as session:
+    async with transaction(sessions(app)) as session:
         viewer = await as_remote(session, carol)
         await posts.like(session, viewer, post_id)
         await posts.repost(session, viewer, post_id)
@@ -697,8 +697,7 @@ async def test_a_passing_failure_keeps_the_event_for_the_next_try(
         return await real_build(session, federation, event)
 
     monkeypatch.setattr(activities_out, "build", flaky)
-    async with sessions(app)() as session:
-        assert await outbound.expand_due(session, FEDERATION, 100) == 0
+    assert await outbound.expand_due(sessions(app), FEDERATION, 100) == 0
     # The batch stopped at the failure; both events wait, in order, for the next pass.
     assert calls == [first]
     assert await events(app) == [("post.created", first), ("post.created", second)]

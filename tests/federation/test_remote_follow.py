@@ -185,8 +185,8 @@ async def test_look_up_a_remote_account_and_follow_it(
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "pending"
     assert r.json()["actor"]["relationship"]["requested"] is True
+    assert await outbound.expand_due(app.state.personae.sessions, FEDERATION) == 1
     async with app.state.personae.sessions() as session:
-        assert await outbound.expand_due(session, FEDERATION) == 1
         row = await session.scalar(select(Follow))
         delivery = await session.scalar(select(Delivery))
     assert row is not None and row.state == "pending" and row.followee_id == bob["id"]
@@ -291,8 +291,8 @@ async def test_a_post_mentions_a_known_remote_account(
         )
         assert list(mentioned) == [bob_id]
     # The Create goes to bob, who is addressed, and names him by his own id.
+    await outbound.expand_due(app.state.personae.sessions, FEDERATION)
     async with app.state.personae.sessions() as session:
-        await outbound.expand_due(session, FEDERATION)
         delivery = await session.scalar(select(Delivery))
     assert delivery is not None and delivery.inbox == f"{remote_server.url}/inbox"
     note = json.loads(delivery.body)["object"]

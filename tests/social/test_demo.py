@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 from personae.accounts.models import Account
 from personae.agents.models import AgentSettings
 from personae.characters.models import Character
+from personae.db import transaction
+from personae.demo import CHARACTERS, PEOPLE, DemoSummary, seed_demo
 from personae.errors import Conflict
-from personae.social.demo import CHARACTERS, PEOPLE, DemoSummary, seed_demo
 from personae.social.models import Actor, Follow, Like, Post, PostTag
 from personae.social.text import parse
 from tests.conftest import sign_up
@@ -23,7 +24,7 @@ COUNTED = (Account, Character, Actor, Post, Follow, Like, PostTag)
 
 async def seed(app: FastAPI, if_empty: bool = False) -> DemoSummary:
     messages: list[str] = []
-    async with app.state.personae.sessions() as session:
+    async with transaction(app.state.personae.sessions) as session:
         summary = await seed_demo(session, if_empty=if_empty, progress=messages.append)
     assert bool(messages) is not summary.skipped
     return summary

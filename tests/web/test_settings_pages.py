@@ -13,8 +13,8 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from personae.accounts.models import Account, Persona
-from personae.agents.memory import remember
-from personae.agents.models import Memory
+from personae.memory.models import Memory
+from personae.memory.stream import remember
 from personae.social.models import Actor
 from tests.conftest import sign_up
 from tests.web.test_pages import PASSWORD, SAME, web_sign_up

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from personae.accounts import service, signin
-from personae.accounts.models import Account, AuthToken, Persona
+from personae.accounts.schemas import AccountOut, LoginOut, PersonaOut, TokenOut
 from personae.deps import (
     DB,
     SESSION_COOKIE,
@@ -65,58 +65,25 @@ class PersonaPatch(BaseModel):
     is_default: bool | None = None
 
 
-def account_out(account: Account) -> dict[str, Any]:
-    """The API representation of an account."""
-    return {
-        "id": account.id,
-        "username": account.username,
-        "display_name": account.display_name,
-        "is_admin": account.is_admin,
-        "created_at": account.created_at.isoformat(),
-    }
-
-
-def token_out(token: AuthToken, current_id: str | None = None) -> dict[str, Any]:
-    """The API representation of a session or API token (never the token itself)."""
-    return {
-        "id": token.id,
-        "kind": token.kind,
-        "name": token.name,
-        "created_at": token.created_at.isoformat(),
-        "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
-        "expires_at": token.expires_at.isoformat(),
-        "current": token.id == current_id,
-    }
-
-
-def persona_out(persona: Persona) -> dict[str, Any]:
-    """The API representation of a persona."""
-    return {
-        "id": persona.id,
-        "name": persona.name,
-        "description": persona.description,
-        "is_default": persona.is_default,
-    }
-
-
 @router.post("/accounts", status_code=201)
-async def sign_up(body: SignUp, db: DB, state: State, request: Request) -> dict[str, Any]:
+async def sign_up(body: SignUp, db: DB, state: State, request: Request) -> AccountOut:
     """Create an account (the first one becomes the admin); a few per client address."""
     account = await signin.sign_up(
         db,
+        state.sessions,
         body.username,
         body.password,
         body.display_name,
         client_address(request),
         signin.SignInLimits.from_settings(state.settings),
     )
-    return account_out(account)
+    return AccountOut.of(account)
 
 
 @router.post("/auth/token")
 async def log_in(
     body: Login, db: DB, state: State, request: Request, response: Response
-) -> dict[str, Any]:
+) -> LoginOut:
     """Exchange a username and password for a bearer token (and optionally a cookie);
     429 with Retry-After after too many failures."""
     settings = state.settings
@@ -132,7 +99,9 @@ async def log_in(
             body.expires_in_days, settings.api_token_days, settings.api_token_max_days
         )
     limits = signin.SignInLimits.from_settings(settings)
-    account = await signin.log_in(db, body.username, body.password, client_address(request), limits)
+    account = await signin.log_in(
+        db, state.sessions, body.username, body.password, client_address(request), limits
+    )
     kind = "session" if body.cookie else "api"
     token = await service.issue_token(db, account, kind, body.token_name, days=days)
     if body.cookie:
@@ -144,7 +113,7 @@ async def log_in(
             samesite="lax",
             secure=state.settings.effective_base_url.startswith("https"),
         )
-    return {"token": token, "token_type": "bearer", "account": account_out(account)}
+    return LoginOut(token=token, account=AccountOut.of(account))
 
 
 @router.post("/auth/logout", status_code=204)
@@ -157,10 +126,10 @@ async def log_out(account: CurrentAccount, db: DB, request: Request, response: R
 
 
 @router.get("/auth/tokens")
-async def tokens(account: CurrentAccount, db: DB, request: Request) -> list[dict[str, Any]]:
+async def tokens(account: CurrentAccount, db: DB, request: Request) -> list[TokenOut]:
     """The caller's live browser sessions and API tokens (the one in use is `current`)."""
     current = await service.token_id(db, request_token(request))
-    return [token_out(t, current) for t in await service.list_tokens(db, account)]
+    return [TokenOut.of(t, current) for t in await service.list_tokens(db, account)]
 
 
 @router.delete("/auth/tokens/{token_id}", status_code=204)
@@ -170,35 +139,35 @@ async def revoke(token_id: str, account: CurrentAccount, db: DB) -> None:
 
 
 @router.get("/me")
-async def me(account: CurrentAccount) -> dict[str, Any]:
+async def me(account: CurrentAccount) -> AccountOut:
     """The signed-in account."""
-    return account_out(account)
+    return AccountOut.of(account)
 
 
 @router.get("/personas")
-async def personas(account: CurrentAccount, db: DB) -> list[dict[str, Any]]:
+async def personas(account: CurrentAccount, db: DB) -> list[PersonaOut]:
     """The caller's personas."""
-    return [persona_out(p) for p in await service.list_personas(db, account)]
+    return [PersonaOut.of(p) for p in await service.list_personas(db, account)]
 
 
 @router.post("/personas", status_code=201)
-async def create_persona(body: PersonaIn, account: CurrentAccount, db: DB) -> dict[str, Any]:
+async def create_persona(body: PersonaIn, account: CurrentAccount, db: DB) -> PersonaOut:
     """Add a persona."""
     persona = await service.create_persona(
         db, account, body.name, body.description, body.is_default
     )
-    return persona_out(persona)
+    return PersonaOut.of(persona)
 
 
 @router.patch("/personas/{persona_id}")
 async def update_persona(
     persona_id: str, body: PersonaPatch, account: CurrentAccount, db: DB
-) -> dict[str, Any]:
+) -> PersonaOut:
     """Change a persona."""
     persona = await service.update_persona(
         db, account, persona_id, body.name, body.description, body.is_default
     )
-    return persona_out(persona)
+    return PersonaOut.of(persona)
 
 
 @router.delete("/personas/{persona_id}", status_code=204)

@@ -9,18 +9,18 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from personae.accounts import names
 from personae.accounts.models import Account, AuthToken, Persona
 from personae.accounts.passwords import MAX_PASSWORD, POOL, check_new_password
-from personae.db import utcnow
+from personae.db import transaction, utcnow
 from personae.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 
 USERNAME_RE = re.compile(r"^[a-z0-9_]{2,30}$")
@@ -112,6 +112,8 @@ async def create_account(
     try:
         await session.flush()
     except IntegrityError:  # a concurrent sign-up took the name between check and insert
+        # Not a savepoint: on SQLite one that opens the transaction commits on release.
+        # Rolling back loses nothing else where this insert is the first write (a sign-up).
         await session.rollback()
         raise Conflict(
             f"the username '{name}' is taken; choose another", "username_taken"
@@ -120,7 +122,7 @@ async def create_account(
     from personae.social.actors import create_person_actor
 
     await create_person_actor(session, account)
-    await session.commit()
+    await session.flush()
     return account
 
 
@@ -137,7 +139,7 @@ async def authenticate(session: AsyncSession, username: str, password: str) -> A
         raise Unauthorized("wrong username or password")
     if _hasher.check_needs_rehash(account.password_hash):
         account.password_hash = await hash_password(password)
-        await session.commit()
+        await session.flush()
     return account
 
 
@@ -173,13 +175,18 @@ async def issue_token(
             expires_at=now + timedelta(days=days),
         )
     )
-    await session.commit()
+    await session.flush()
     return token
 
 
 async def account_for_token(session: AsyncSession, token: str) -> Account | None:
     """The account a token belongs to, or None when unknown or expired; notes its use
-    (at most once a minute)."""
+    (at most once a minute) in a unit of work of its own, committed at once.
+
+    Its own, because a request must not hold the database for it: on SQLite that write
+    would keep every other writer waiting until the request ends (a generation may take
+    minutes), and an error answer would roll it back.
+    """
     if not token or len(token) > 200:
         return None
     found = (
@@ -194,20 +201,26 @@ async def account_for_token(session: AsyncSession, token: str) -> Account | None
         return None
     account: Account = found[0]
     if found[3] is None or found[3] < now - LAST_USED_EVERY:
-        # Conditional, so concurrent requests with one token write it once between them.
-        await session.execute(
-            update(AuthToken)
-            .where(
-                AuthToken.id == found[1],
-                or_(
-                    AuthToken.last_used_at.is_(None),
-                    AuthToken.last_used_at < now - LAST_USED_EVERY,
-                ),
-            )
-            .values(last_used_at=now)
-        )
-        await session.commit()
+        await _note_use(session, found[1], now)
     return account
+
+
+async def _note_use(session: AsyncSession, token_id: str, now: datetime) -> None:
+    # Conditional, so concurrent requests with one token write it once between them.
+    statement = (
+        update(AuthToken)
+        .where(
+            AuthToken.id == token_id,
+            or_(AuthToken.last_used_at.is_(None), AuthToken.last_used_at < now - LAST_USED_EVERY),
+        )
+        .values(last_used_at=now)
+    )
+    if not isinstance(session.bind, AsyncEngine):
+        # Bound to a connection whose transaction someone else owns: the write goes with it.
+        await session.execute(statement)
+        return
+    async with transaction(async_sessionmaker(session.bind)) as own:
+        await own.execute(statement)
 
 
 async def revoke_token(session: AsyncSession, token: str) -> None:
@@ -215,7 +228,7 @@ async def revoke_token(session: AsyncSession, token: str) -> None:
     row = await session.scalar(select(AuthToken).where(AuthToken.token_hash == hash_token(token)))
     if row is not None:
         await session.delete(row)
-        await session.commit()
+        await session.flush()
 
 
 async def list_tokens(session: AsyncSession, account: Account) -> list[AuthToken]:
@@ -244,7 +257,13 @@ async def revoke_token_id(session: AsyncSession, account: Account, ident: str) -
     if row is None or row.account_id != account.id or row.expires_at <= utcnow():
         raise NotFound("no such session or token")
     await session.delete(row)
-    await session.commit()
+    await session.flush()
+
+
+async def username_of(session: AsyncSession, account_id: str) -> str | None:
+    """The username of an account, or None when there is no such account."""
+    found = await session.scalar(select(Account.username).where(Account.id == account_id))
+    return str(found) if found is not None else None
 
 
 async def get_account_by_username(session: AsyncSession, username: str) -> Account:
@@ -282,7 +301,7 @@ async def default_persona(session: AsyncSession, account: Account) -> Persona:
         return personas[0]
     persona = Persona(owner_id=account.id, name=account.display_name, is_default=True)
     session.add(persona)
-    await session.commit()
+    await session.flush()
     return persona
 
 
@@ -317,7 +336,7 @@ async def create_persona(
         owner_id=account.id, name=name.strip(), description=description, is_default=is_default
     )
     session.add(persona)
-    await session.commit()
+    await session.flush()
     return persona
 
 
@@ -345,7 +364,7 @@ async def update_persona(
     if is_default:
         for p in await list_personas(session, account):
             p.is_default = p.id == persona.id
-    await session.commit()
+    await session.flush()
     return persona
 
 
@@ -353,7 +372,7 @@ async def delete_persona(session: AsyncSession, account: Account, persona_id: st
     """Delete a persona (conversations fall back to the default)."""
     persona = await get_persona(session, account, persona_id)
     await session.delete(persona)
-    await session.commit()
+    await session.flush()
 
 
 async def change_password(
@@ -374,4 +393,3 @@ async def change_password(
     if keep_token:
         ended = ended.where(AuthToken.token_hash != hash_token(keep_token))
     await session.execute(ended)
-    await session.commit()

@@ -23,14 +23,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.agents import prompts
 from personae.agents.guards import ai_streak, follows, has_engaged, limit_reached, max_ai_turns
-from personae.agents.memory import PUBLIC, model_importance, recall
 from personae.agents.models import AgendaItem, AgentSettings
 from personae.characters.models import Character
+from personae.characters.prompting import generation_params
 from personae.config import Settings
 from personae.db import new_id
 from personae.errors import DomainError
 from personae.llm.base import Backend, ChatMessage, DoneEvent, GenerationParams, Usage
 from personae.llm.registry import BackendRegistry
+from personae.memory.importance import model_importance
+from personae.memory.stream import PUBLIC, recall
 from personae.moderation.rules import repeats
 from personae.moderation.service import moderate, recent_post_texts
 from personae.social import graph, posts, timelines
@@ -146,14 +148,14 @@ class Action:
         self.result.memories.append(memory)
 
 
-def _params(action: Action, max_tokens: int, json_schema: dict[str, Any] | None = None) -> Any:
-    sampling = action.character.sampling or {}
-    params = GenerationParams(max_tokens=max_tokens, json_schema=json_schema)
-    if sampling.get("temperature") is not None:
-        params.temperature = float(sampling["temperature"])
-    if sampling.get("top_p") is not None:
-        params.top_p = float(sampling["top_p"])
-    return params
+def _params(
+    action: Action, max_tokens: int, json_schema: dict[str, Any] | None = None
+) -> GenerationParams:
+    # The character's sampling, at a length the action fixes (a post is short, whatever
+    # the character's chat replies are).
+    return generation_params(
+        action.character, max_tokens, own_length=False, json_schema=json_schema
+    )
 
 
 async def _feed(action: Action, limit: int) -> list[tuple[Post, Actor]]:

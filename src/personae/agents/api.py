@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from personae.agents import service
+from personae.agents.models import AgendaItem
+from personae.agents.schemas import (
+    ActivityItem,
+    ActivityPage,
+    ActivitySummary,
+    AutonomyOut,
+)
 from personae.deps import DB, CurrentAccount, State
 from personae.social.posts import MAX_POST_CHARS
 
@@ -45,18 +52,19 @@ class ApproveIn(BaseModel):
 
 
 @router.get("/characters/{ref}/autonomy")
-async def get_autonomy(ref: str, account: CurrentAccount, db: DB) -> dict[str, Any]:
+async def get_autonomy(ref: str, account: CurrentAccount, db: DB) -> AutonomyOut:
     """A character's autonomy settings."""
-    return service.settings_out(await service.get_autonomy(db, account, ref))
+    return AutonomyOut.model_validate(
+        service.settings_out(await service.get_autonomy(db, account, ref))
+    )
 
 
 @router.put("/characters/{ref}/autonomy")
-async def put_autonomy(
-    ref: str, body: AutonomyIn, account: CurrentAccount, db: DB
-) -> dict[str, Any]:
+async def put_autonomy(ref: str, body: AutonomyIn, account: CurrentAccount, db: DB) -> AutonomyOut:
     """Change a character's autonomy settings (a schedule change re-plans its days)."""
     changes = body.model_dump(exclude_none=True)
-    return service.settings_out(await service.update_autonomy(db, account, ref, changes))
+    agent = await service.update_autonomy(db, account, ref, changes)
+    return AutonomyOut.model_validate(service.settings_out(agent))
 
 
 @router.get("/characters/{ref}/activity")
@@ -68,18 +76,19 @@ async def activity(
     kind: Annotated[str | None, Query(max_length=20)] = None,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> dict[str, Any]:
+) -> ActivityPage:
     """The operator view: what the character did, when and why, and what it cost."""
     items, next_cursor = await service.list_activity(db, account, ref, state, kind, cursor, limit)
-    return {"items": [service.item_out(i) for i in items], "next_cursor": next_cursor}
+    return _page(items, next_cursor)
 
 
 @router.get("/characters/{ref}/activity/summary")
 async def activity_summary(
     ref: str, account: CurrentAccount, db: DB, state: State
-) -> dict[str, Any]:
+) -> ActivitySummary:
     """Tokens, posts and replies in the last day against the limits; pending and held."""
-    return await service.activity_summary(db, state.settings, account, ref)
+    summary = await service.activity_summary(db, state.settings, account, ref)
+    return ActivitySummary.model_validate(summary)
 
 
 @router.get("/characters/{ref}/review")
@@ -89,22 +98,30 @@ async def review_queue(
     db: DB,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> dict[str, Any]:
+) -> ActivityPage:
     """Posts held for the creator's review, with the reason each was held."""
     items, next_cursor = await service.list_activity(db, account, ref, "held", None, cursor, limit)
-    return {"items": [service.item_out(i) for i in items], "next_cursor": next_cursor}
+    return _page(items, next_cursor)
 
 
 @router.post("/agenda/{item_id}/approve")
 async def approve(
     item_id: str, account: CurrentAccount, db: DB, state: State, body: ApproveIn | None = None
-) -> dict[str, Any]:
+) -> ActivityItem:
     """Publish a held post as the character."""
     text = body.text if body else None
-    return service.item_out(await service.approve(db, state.settings, account, item_id, text))
+    item = await service.approve(db, state.settings, account, item_id, text)
+    return ActivityItem.model_validate(service.item_out(item))
 
 
 @router.post("/agenda/{item_id}/reject")
-async def reject(item_id: str, account: CurrentAccount, db: DB) -> dict[str, Any]:
+async def reject(item_id: str, account: CurrentAccount, db: DB) -> ActivityItem:
     """Turn a held post down."""
-    return service.item_out(await service.reject(db, account, item_id))
+    return ActivityItem.model_validate(service.item_out(await service.reject(db, account, item_id)))
+
+
+def _page(items: list[AgendaItem], next_cursor: str | None) -> ActivityPage:
+    return ActivityPage(
+        items=[ActivityItem.model_validate(service.item_out(i)) for i in items],
+        next_cursor=next_cursor,
+    )

@@ -2,9 +2,10 @@
 
 Run an item: claim it (an atomic UPDATE that numbers the attempt), read and generate
 without holding a transaction, then record the result and apply it (publish, like,
-follow) in one transaction that first re-checks the claim. Whoever lost the item to an
-expired lease finds the claim changed and writes nothing, so a retry never publishes
-twice; a worker killed before that transaction leaves the item to be handed out again.
+follow) in one transaction (`db.transaction`) that first re-checks the claim. Whoever
+lost the item to an expired lease finds the claim changed and writes nothing, so a retry
+never publishes twice; a worker killed before that transaction leaves the item to be
+handed out again.
 """
 
 from __future__ import annotations
@@ -24,15 +25,17 @@ from personae.accounts.models import Account
 from personae.agents import actions, planner
 from personae.agents.actions import Action, NewMemory, Result, Skip
 from personae.agents.guards import limit_reached
-from personae.agents.memory import memories_since_reflection, remember, touch_memories
-from personae.agents.models import AgendaItem, AgentSettings, Memory
-from personae.agents.reflection import reflect
+from personae.agents.models import AgendaItem, AgentSettings
 from personae.agents.triggers import agenda_row, insert_agenda
 from personae.characters.models import Character
 from personae.config import Settings
+from personae.db import transaction
 from personae.errors import DomainError
 from personae.llm.base import BackendError
 from personae.llm.registry import BackendRegistry
+from personae.memory.models import Memory
+from personae.memory.reflection import reflect
+from personae.memory.stream import memories_since_reflection, remember, touch_memories
 from personae.social.access import Viewer, blocks_and_mutes
 from personae.social.models import Actor
 
@@ -77,7 +80,7 @@ async def plan(engine: Engine, now: datetime) -> int:
     `planned_through` skips the days already written.
     """
     written = 0
-    async with engine.sessions() as session:
+    async with transaction(engine.sessions) as session:
         rows = (
             await session.execute(
                 select(AgentSettings)
@@ -124,7 +127,6 @@ async def plan(engine: Engine, now: datetime) -> int:
             if getattr(marked, "rowcount", 0) == 1:
                 await insert_agenda(session, new_rows)
                 written += len(new_rows)
-        await session.commit()
     return written
 
 
@@ -177,14 +179,13 @@ async def take_due(engine: Engine, now: datetime, limit: int = 200) -> list[str]
                 .limit(limit)
             )
         )
-        if ids:
-            async with writing(engine):
-                await session.execute(
-                    update(AgendaItem)
-                    .where(AgendaItem.id.in_(ids), AgendaItem.state == "pending")
-                    .values(ready_at=now + lease)
-                )
-                await session.commit()
+    if ids:
+        async with writing(engine), transaction(engine.sessions) as session:
+            await session.execute(
+                update(AgendaItem)
+                .where(AgendaItem.id.in_(ids), AgendaItem.state == "pending")
+                .values(ready_at=now + lease)
+            )
     return ids
 
 
@@ -207,7 +208,8 @@ async def next_ready_at(engine: Engine) -> datetime | None:
 async def _claim(
     session: AsyncSession, item_id: str, now: datetime, lease_s: float
 ) -> AgendaItem | None:
-    """Take the item for this attempt (its `claim` numbers it), or None when it is not free."""
+    """Take the item for this attempt (its `claim` numbers it), or None when it is not free;
+    the caller commits."""
     result = await session.scalars(
         update(AgendaItem)
         .where(
@@ -226,9 +228,7 @@ async def _claim(
         .returning(AgendaItem),
         execution_options={"synchronize_session": False},
     )
-    item = result.one_or_none()
-    await session.commit()
-    return item
+    return result.one_or_none()
 
 
 def _still_mine(item_id: str, claim: int) -> object:
@@ -247,8 +247,8 @@ async def _record(
     now: datetime,
     character_id: str,
 ) -> str:
-    """Write the result, its memories and its effect in one transaction; the outcome
-    recorded, or '' when the item is no longer ours."""
+    """Write the result, its memories and its effect in the caller's transaction; the
+    outcome recorded, or '' (nothing written) when the item is no longer ours."""
     if result.limit_kind is not None and result.outcome in ("published", "held"):
         # Checked again here, where concurrent actions of the same character queue up (the
         # settings row is locked on PostgreSQL; SQLite has one writer): the read-phase
@@ -285,7 +285,6 @@ async def _record(
         )
     )
     if getattr(written, "rowcount", 0) != 1:
-        await session.rollback()
         return ""
     await touch_memories(session, list(result.memories_used), now)
     for memory in result.memories:
@@ -302,9 +301,6 @@ async def _record(
         )
     if result.apply is not None:
         await result.apply(session)
-    # Always: an apply that found its work already done (an existing like or follow)
-    # returns without committing, and the record above must not be lost with it.
-    await session.commit()
     return result.outcome
 
 
@@ -319,34 +315,32 @@ async def _retry_or_fail(
 ) -> str:
     """After a failed attempt: back off and try again, or give up visibly."""
     settings = engine.settings
-    async with engine.sessions() as session:
-        spent = {
-            "prompt_tokens": AgendaItem.prompt_tokens + result.prompt_tokens,
-            "completion_tokens": AgendaItem.completion_tokens + result.completion_tokens,
+    spent = {
+        "prompt_tokens": AgendaItem.prompt_tokens + result.prompt_tokens,
+        "completion_tokens": AgendaItem.completion_tokens + result.completion_tokens,
+    }
+    if attempts < settings.agents_max_attempts:
+        delay = settings.agents_retry_base_s * 2 ** (attempts - 1)
+        values: dict[str, object] = {
+            "state": "pending",
+            "ready_at": now + timedelta(seconds=delay),
+            "lease_until": None,
+            "detail": f"attempt {attempts} failed ({error}); trying again in {delay:.0f} s",
         }
-        if attempts < settings.agents_max_attempts:
-            delay = settings.agents_retry_base_s * 2 ** (attempts - 1)
-            values: dict[str, object] = {
-                "state": "pending",
-                "ready_at": now + timedelta(seconds=delay),
-                "lease_until": None,
-                "detail": f"attempt {attempts} failed ({error}); trying again in {delay:.0f} s",
-            }
-            outcome = "retry"
-        else:
-            values = {
-                "state": "failed",
-                "outcome": "failed",
-                "finished_at": now,
-                "lease_until": None,
-                "detail": f"gave up after {attempts} attempts: {error}",
-            }
-            outcome = "failed"
-        async with writing(engine):
-            await session.execute(
-                update(AgendaItem).where(_still_mine(item_id, claim)).values(**values, **spent)  # type: ignore[arg-type]
-            )
-            await session.commit()
+        outcome = "retry"
+    else:
+        values = {
+            "state": "failed",
+            "outcome": "failed",
+            "finished_at": now,
+            "lease_until": None,
+            "detail": f"gave up after {attempts} attempts: {error}",
+        }
+        outcome = "failed"
+    async with writing(engine), transaction(engine.sessions) as session:
+        await session.execute(
+            update(AgendaItem).where(_still_mine(item_id, claim)).values(**values, **spent)  # type: ignore[arg-type]
+        )
     return outcome
 
 
@@ -431,27 +425,29 @@ async def _maybe_schedule_reflection(
         newest = await session.scalar(
             select(func.max(Memory.id)).where(Memory.character_id == character_id)
         )
-        key = f"reflect:{character_id}:{newest}"
-        row = agenda_row(character_id, "reflect", key, now, f"{count} new memories to think over")
-        async with writing(engine):
-            await insert_agenda(session, [row])
-            await session.commit()
+    key = f"reflect:{character_id}:{newest}"
+    row = agenda_row(character_id, "reflect", key, now, f"{count} new memories to think over")
+    async with writing(engine), transaction(engine.sessions) as session:
+        await insert_agenda(session, [row])
 
 
 async def run_item(engine: Engine, item_id: str, now: datetime) -> str:
     """Claim and carry out one action; returns its outcome ('' when someone else holds it)."""
+    async with writing(engine), transaction(engine.sessions) as session:
+        item = await _claim(session, item_id, now, engine.settings.agents_lease_s)
+    if item is None:
+        return ""
+    claim, attempts, character_id = item.claim, item.attempts, item.character_id
+    if attempts > engine.settings.agents_max_attempts:
+        # Its earlier attempts never came back (workers killed on it, again and again).
+        return await _retry_or_fail(
+            engine, item_id, claim, attempts, "no attempt finished", Result(), now
+        )
+    result = Result()
+    failed = ""
+    # The read phase holds no transaction it commits: whatever it flushed (a reflection's
+    # memories) is rolled back when the session closes, and written again by `_record`.
     async with engine.sessions() as session:
-        async with writing(engine):
-            item = await _claim(session, item_id, now, engine.settings.agents_lease_s)
-        if item is None:
-            return ""
-        claim, attempts, character_id = item.claim, item.attempts, item.character_id
-        if attempts > engine.settings.agents_max_attempts:
-            # Its earlier attempts never came back (workers killed on it, again and again).
-            return await _retry_or_fail(
-                engine, item_id, claim, attempts, "no attempt finished", Result(), now
-            )
-        result = Result()
         try:
             action = await _prepare(engine, session, item, now)
             result = action.result
@@ -460,52 +456,47 @@ async def run_item(engine: Engine, item_id: str, now: datetime) -> str:
         except Skip as skip:
             result.outcome, result.detail, result.apply = "skipped", skip.reason, None
         except BackendError as exc:
-            await session.rollback()
             log.warning("agenda item %s: backend failed: %s", item_id, exc)
-            return await _retry_or_fail(engine, item_id, claim, attempts, str(exc), result, now)
+            failed = str(exc)
         except DomainError as exc:
             result.outcome, result.detail, result.apply = "skipped", exc.message, None
         except Exception as exc:  # logged and retried, never lost
-            await session.rollback()
             log.exception("agenda item %s failed", item_id)
-            return await _retry_or_fail(
-                engine, item_id, claim, attempts, f"{type(exc).__name__}: {exc}", result, now
-            )
-        # Reads are over: end that transaction (giving back its connection), keeping the
-        # loaded objects readable for the apply step (rollback would expire them).
+            failed = f"{type(exc).__name__}: {exc}"
+        # Reads are over: detach the loaded objects so they stay readable for the apply
+        # step (a rollback would expire them), and give the connection back.
         session.expunge_all()
-        await session.rollback()
-        try:
-            async with writing(engine):
-                recorded = await _record(
-                    session, engine.settings, item_id, claim, result, now, character_id
-                )
-        except DomainError as exc:
-            # The network refused at the last moment (a block, a deleted post): skip.
-            await session.rollback()
-            refused = Result(
-                outcome="skipped",
-                detail=exc.message,
-                output_text=result.output_text,
-                inputs=result.inputs,
-                memories_used=result.memories_used,
-                memories=result.memories,
-                prompt_tokens=result.prompt_tokens,
-                completion_tokens=result.completion_tokens,
-                backend=result.backend,
-                model=result.model,
+    if failed:
+        return await _retry_or_fail(engine, item_id, claim, attempts, failed, result, now)
+    try:
+        async with writing(engine), transaction(engine.sessions) as session:
+            recorded = await _record(
+                session, engine.settings, item_id, claim, result, now, character_id
             )
-            async with writing(engine):
-                recorded = await _record(
-                    session, engine.settings, item_id, claim, refused, now, character_id
-                )
-            result = refused
-        except Exception as exc:  # the database failed while recording: retried, never lost
-            await session.rollback()
-            log.exception("agenda item %s could not be recorded", item_id)
-            return await _retry_or_fail(
-                engine, item_id, claim, attempts, f"{type(exc).__name__}: {exc}", result, now
+    except DomainError as exc:
+        # The network refused at the last moment (a block, a deleted post): skip.
+        refused = Result(
+            outcome="skipped",
+            detail=exc.message,
+            output_text=result.output_text,
+            inputs=result.inputs,
+            memories_used=result.memories_used,
+            memories=result.memories,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            backend=result.backend,
+            model=result.model,
+        )
+        async with writing(engine), transaction(engine.sessions) as session:
+            recorded = await _record(
+                session, engine.settings, item_id, claim, refused, now, character_id
             )
+        result = refused
+    except Exception as exc:  # the database failed while recording: retried, never lost
+        log.exception("agenda item %s could not be recorded", item_id)
+        return await _retry_or_fail(
+            engine, item_id, claim, attempts, f"{type(exc).__name__}: {exc}", result, now
+        )
     if not recorded:
         return ""
     if result.memories:

@@ -3,15 +3,15 @@ and rate, reply and token limits per character and per instance."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, select, union_all
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.agents.models import AgendaItem, AgentSettings
-from personae.chat.models import Conversation
 from personae.config import Settings
 from personae.instance.limits import with_overrides
 from personae.social.models import Follow, Post, PostMention
@@ -21,6 +21,17 @@ HOUR = timedelta(hours=1)
 REPLY_KINDS = ("reply", "answer_dm")
 # Outcomes that count against a posting limit: what was written, published or held.
 WRITTEN = ("published", "held")
+# Engagement other packages know of: `query(actor_id, character_id)` selects a row when
+# the actor engaged with the character there (chatted with it, for chat). Plugged in at
+# start by `personae.wiring`, so the agents never import the packages that provide it.
+EngagementQuery = Callable[[str, str], Select[int]]
+_ENGAGEMENT: list[EngagementQuery] = []
+
+
+def count_as_engagement(query: EngagementQuery) -> None:
+    """Also count what `query` finds as engagement (idempotent)."""
+    if query not in _ENGAGEMENT:
+        _ENGAGEMENT.append(query)
 
 
 async def has_engaged(session: AsyncSession, actor_id: str, character_id: str) -> bool:
@@ -35,10 +46,8 @@ async def has_engaged(session: AsyncSession, actor_id: str, character_id: str) -
         .join(Post, Post.id == PostMention.post_id)
         .where(PostMention.actor_id == character_id, Post.author_id == actor_id)
     )
-    chatted = select(literal(1)).where(
-        Conversation.owner_id == actor_id, Conversation.character_id == character_id
-    )
-    found = await session.scalar(union_all(followed, addressed, chatted).limit(1))
+    elsewhere = [query(actor_id, character_id) for query in _ENGAGEMENT]
+    found = await session.scalar(union_all(followed, addressed, *elsewhere).limit(1))
     return found is not None
 
 

@@ -14,9 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from personae.characters.models import Character
-from personae.chat.generation import definition_of
-from personae.chat.prompt import stable_system
-from personae.chat.service import macro_context
+from personae.characters.prompting import definition_of, macro_context, stable_system
 from personae.llm.base import ChatMessage
 
 SOCIAL_HEAD = (

@@ -13,9 +13,10 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from taskiq import InMemoryBroker
@@ -47,6 +48,21 @@ RECONNECT_DELAY_S = 2.0
 
 class BrokerUnavailable(RuntimeError):
     """The broker cannot be reached; the message says what to check."""
+
+
+class Companion(Protocol):
+    """Background work a process runs beside the agents (federation's deliveries)."""
+
+    def start(self) -> None:
+        """Begin running on this event loop."""
+
+    async def stop(self) -> None:
+        """Finish what is in flight and stop."""
+
+
+# Whoever composes the process (the CLI) says what runs beside the agents, so the agents
+# need not know the packages that provide it.
+CompanionFactory = Callable[[Settings, async_sessionmaker[AsyncSession]], Companion]
 
 
 def require_shared_broker(settings: Settings, command: str) -> None:
@@ -254,30 +270,38 @@ async def wait_for_stop_signal(stop: asyncio.Event | None = None) -> None:
 
 
 async def _run_until_stopped(
-    settings: Settings, *, scheduler: bool, worker: bool, stop: asyncio.Event | None
+    settings: Settings,
+    *,
+    scheduler: bool,
+    worker: bool,
+    stop: asyncio.Event | None,
+    alongside: Sequence[CompanionFactory] = (),
 ) -> None:
-    from personae.federation.worker import DeliveryWorker
-
     jobs = register_tasks(make_broker(settings))
     async with open_engine(settings) as engine:
         runtime = AgentRuntime(engine, jobs, scheduler=scheduler, worker=worker)
         await runtime.start()
-        # Workers also send federation deliveries: claims keep any number of them apart.
-        delivery = DeliveryWorker(settings, engine.sessions) if worker else None
-        if delivery is not None:
-            delivery.start()
+        companions = [make(settings, engine.sessions) for make in alongside]
+        for companion in companions:
+            companion.start()
         try:
             await wait_for_stop_signal(stop)
         finally:
-            if delivery is not None:
-                await delivery.stop()
+            for companion in reversed(companions):
+                await companion.stop()
             await runtime.stop()
 
 
-async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """`personae worker`: carry out shared-broker actions and send deliveries until stopped."""
+async def run_worker(
+    settings: Settings,
+    stop: asyncio.Event | None = None,
+    *,
+    alongside: Sequence[CompanionFactory] = (),
+) -> None:
+    """`personae worker`: carry out shared-broker actions until stopped, running `alongside`
+    (the CLI passes federation's delivery worker) on the same loop."""
     require_shared_broker(settings, "worker")
-    await _run_until_stopped(settings, scheduler=False, worker=True, stop=stop)
+    await _run_until_stopped(settings, scheduler=False, worker=True, stop=stop, alongside=alongside)
 
 
 async def run_scheduler(settings: Settings, stop: asyncio.Event | None = None) -> None:

@@ -19,13 +19,12 @@ from personae.agents.planner import zone
 from personae.characters.models import Character
 from personae.characters.service import get_editable_character
 from personae.config import Settings
-from personae.db import new_id
+from personae.db import check_cursor, new_id
 from personae.errors import Conflict, Invalid, NotFound
 from personae.instance.limits import with_overrides
 from personae.social import posts
 from personae.social.access import get_visible_post, viewer_for
 from personae.social.models import Actor
-from personae.social.timelines import check_cursor
 
 # Fields whose change moves the schedule (so the planner writes it again).
 SCHEDULE_FIELDS = {
@@ -103,7 +102,8 @@ async def get_autonomy(session: AsyncSession, account: Account, ref: str) -> Age
 async def update_autonomy(
     session: AsyncSession, account: Account, ref: str, changes: dict[str, Any]
 ) -> AgentSettings:
-    """Change some autonomy settings; a schedule change re-plans the character's days."""
+    """Change some autonomy settings (the caller commits); a schedule change re-plans the
+    character's days."""
     character = await _own_character(session, account, ref)
     if "timezone" in changes:
         zone(changes["timezone"])  # a clear 4xx before anything is written
@@ -137,7 +137,6 @@ async def update_autonomy(
     await session.flush()
     if SCHEDULE_FIELDS & set(changes):
         await replan(session, character.id, clock.now())
-    await session.commit()
     return agent
 
 
@@ -300,7 +299,6 @@ async def approve(
         )
     )
     if getattr(claimed, "rowcount", 0) != 1:
-        await session.rollback()
         raise Conflict("this item was reviewed meanwhile", code="not_held")
     await posts.create_post(
         session,
@@ -324,8 +322,6 @@ async def reject(session: AsyncSession, account: Account, item_id: str) -> Agend
         .values(state="rejected", outcome="rejected", reviewed_at=clock.now())
     )
     if getattr(turned_down, "rowcount", 0) != 1:
-        await session.rollback()
         raise Conflict("this item was reviewed meanwhile", code="not_held")
-    await session.commit()
     await session.refresh(item)
     return item

@@ -60,7 +60,7 @@ async def add_entry(
     )
     entry = LorebookEntry(lorebook_id=book.id, sort=(last or 0) + 1, **fields.model_dump())
     session.add(entry)
-    await session.commit()
+    await session.flush()
     return entry
 
 
@@ -83,7 +83,7 @@ async def update_entry(
     entry = await _own_entry(session, account, ref, entry_id)
     for key, value in fields.model_dump(exclude_unset=True).items():
         setattr(entry, key, value)
-    await session.commit()
+    await session.flush()
     return entry
 
 
@@ -91,4 +91,4 @@ async def delete_entry(session: AsyncSession, account: Account, ref: str, entry_
     """Remove one entry."""
     entry = await _own_entry(session, account, ref, entry_id)
     await session.delete(entry)
-    await session.commit()
+    await session.flush()

@@ -90,7 +90,8 @@ async def import_card(
 ) -> Character:
     """Import a V1/V2/V3 card (PNG, JSON or CHARX) as a new private character.
 
-    All or nothing: a card that fails anywhere leaves no row behind.
+    All or nothing: a card that fails anywhere raises, and the caller's unit of work,
+    rolled back, leaves no row behind.
     """
     try:
         parsed = cards.parse_card(data, filename=filename, content_type=content_type)
@@ -112,33 +113,27 @@ async def import_card(
             character.avatar = parsed.avatar
         except Invalid:
             character.avatar = None
-    try:
-        await insert_character(session, account, character, explicit_handle=bool(handle_given))
-        for i, asset in enumerate(parsed.assets):
-            session.add(
-                CharacterAsset(
-                    character_id=character.id,
-                    type=asset.type[:50],
-                    name=asset.name[:200],
-                    ext=asset.ext[:20],
-                    data=asset.data,
-                    position=i,
-                )
+    await insert_character(session, account, character, explicit_handle=bool(handle_given))
+    for i, asset in enumerate(parsed.assets):
+        session.add(
+            CharacterAsset(
+                character_id=character.id,
+                type=asset.type[:50],
+                name=asset.name[:200],
+                ext=asset.ext[:20],
+                data=asset.data,
+                position=i,
             )
-        book = (parsed.card.get("data") or {}).get("character_book")
-        if isinstance(book, dict):
-            lorebook = _store_book(session, account.id, book)
-            await session.flush()
-            await _store_entries(session, lorebook.id, list(book.get("entries") or []))
-            session.add(
-                CharacterLorebook(
-                    character_id=character.id, lorebook_id=lorebook.id, is_primary=True
-                )
-            )
-        await session.commit()
-    except Exception:
-        await session.rollback()
-        raise
+        )
+    book = (parsed.card.get("data") or {}).get("character_book")
+    if isinstance(book, dict):
+        lorebook = _store_book(session, account.id, book)
+        await session.flush()
+        await _store_entries(session, lorebook.id, list(book.get("entries") or []))
+        session.add(
+            CharacterLorebook(character_id=character.id, lorebook_id=lorebook.id, is_primary=True)
+        )
+    await session.flush()
     return character
 
 
@@ -152,14 +147,10 @@ async def import_world_info(
         raise rejected(exc) from None
     if name:
         book = {**book, "name": name[:200]}
-    try:
-        lorebook = _store_book(session, account.id, book)
-        await session.flush()
-        await _store_entries(session, lorebook.id, list(book.get("entries") or []))
-        await session.commit()
-    except Exception:
-        await session.rollback()
-        raise
+    lorebook = _store_book(session, account.id, book)
+    await session.flush()
+    await _store_entries(session, lorebook.id, list(book.get("entries") or []))
+    await session.flush()
     return lorebook
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.accounts.models import Account
 from personae.characters.models import CharacterLorebook, Lorebook, LorebookEntry
-from personae.characters.schemas import EntryFields, LorebookFields
+from personae.characters.schemas import EntryFields, EntryOut, LorebookFields, LorebookOut
 from personae.errors import NotFound
 
 ENTRY_COLUMNS = (
@@ -37,8 +37,8 @@ async def get_lorebook(session: AsyncSession, account: Account | None, book_id: 
         raise NotFound("no such lorebook")
     if account is not None and (book.owner_id == account.id or account.is_admin):
         return book
+    from personae.characters.access import can_see
     from personae.characters.models import Character
-    from personae.characters.service import can_see
 
     characters = await session.scalars(
         select(Character)
@@ -75,7 +75,7 @@ def _entry_from_fields(book_id: str, sort: int, fields: EntryFields) -> Lorebook
 
 
 async def create_lorebook(
-    session: AsyncSession, account: Account, fields: LorebookFields, commit: bool = True
+    session: AsyncSession, account: Account, fields: LorebookFields
 ) -> Lorebook:
     """Store a new lorebook with its entries."""
     book = Lorebook(
@@ -86,8 +86,7 @@ async def create_lorebook(
     await session.flush()
     for i, entry in enumerate(fields.entries):
         session.add(_entry_from_fields(book.id, i, entry))
-    if commit:
-        await session.commit()
+    await session.flush()
     return book
 
 
@@ -101,7 +100,7 @@ async def replace_lorebook(
     await session.execute(delete(LorebookEntry).where(LorebookEntry.lorebook_id == book.id))
     for i, entry in enumerate(fields.entries):
         session.add(_entry_from_fields(book.id, i, entry))
-    await session.commit()
+    await session.flush()
     return book
 
 
@@ -109,7 +108,7 @@ async def delete_lorebook(session: AsyncSession, account: Account, book_id: str)
     """Delete a lorebook (characters using it simply lose it)."""
     book = await get_own_lorebook(session, account, book_id)
     await session.delete(book)
-    await session.commit()
+    await session.flush()
 
 
 async def attach_lorebook(
@@ -128,7 +127,7 @@ async def attach_lorebook(
         )
     else:
         existing.is_primary = primary or existing.is_primary
-    await session.commit()
+    await session.flush()
 
 
 async def detach_lorebook(session: AsyncSession, character_id: str, book_id: str) -> None:
@@ -139,7 +138,7 @@ async def detach_lorebook(session: AsyncSession, character_id: str, book_id: str
             CharacterLorebook.lorebook_id == book_id,
         )
     )
-    await session.commit()
+    await session.flush()
 
 
 async def copy_lorebook(session: AsyncSession, book_id: str, owner_id: str) -> Lorebook:
@@ -173,19 +172,19 @@ async def copy_lorebook(session: AsyncSession, book_id: str, owner_id: str) -> L
     return copy
 
 
-def lorebook_out(book: Lorebook, entries: list[LorebookEntry]) -> dict[str, Any]:
-    """The API representation of a lorebook."""
-    return {
-        "id": book.id,
-        "name": book.name,
-        "description": book.description,
-        "scan_depth": book.scan_depth,
-        "token_budget": book.token_budget,
-        "recursive_scanning": book.recursive_scanning,
-        "extensions": dict(book.extensions),
-        "entries": [
-            {"id": e.id, **{k: getattr(e, k) for k in ENTRY_COLUMNS}}
+def lorebook_out(book: Lorebook, entries: list[LorebookEntry]) -> LorebookOut:
+    """The API representation of a lorebook (of `entries`, those that are its own)."""
+    return LorebookOut(
+        id=book.id,
+        name=book.name,
+        description=book.description,
+        scan_depth=book.scan_depth,
+        token_budget=book.token_budget,
+        recursive_scanning=book.recursive_scanning,
+        extensions=dict(book.extensions),
+        entries=[
+            EntryOut.model_validate({"id": e.id, **{k: getattr(e, k) for k in ENTRY_COLUMNS}})
             for e in entries
             if e.lorebook_id == book.id
         ],
-    }
+    )

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, UploadFile
-from sqlalchemy import select
 
-from personae.accounts.models import Account
+from personae.accounts import service as accounts
 from personae.characters import importing, lorebooks, service
+from personae.characters.models import Character
 from personae.characters.schemas import (
     CharacterCreate,
     CharacterFields,
@@ -17,29 +17,21 @@ from personae.characters.schemas import (
     LorebookOut,
 )
 from personae.deps import DB, CurrentAccount, OptionalAccount, State
-from personae.errors import NotFound, TooLarge
+from personae.errors import NotFound
+from personae.uploads import read_upload
 
 router = APIRouter(prefix="/api/v1", tags=["characters"])
+# What image routes answer with (the bytes as stored, under their own media type).
+IMAGE: dict[int | str, dict[str, Any]] = {200: {"content": {"image/*": {}}}}
 
 
-async def _out(db: DB, character: Any) -> dict[str, Any]:
-    owner = await db.scalar(select(Account.username).where(Account.id == character.owner_id))
+async def _out(db: DB, character: Character) -> CharacterOut:
+    owner = await accounts.username_of(db, character.owner_id)
     books = await service.lorebook_ids(db, character)
-    return service.character_out(character, owner or "", books)
+    return CharacterOut.model_validate(service.character_out(character, owner or "", books))
 
 
-async def read_upload(request: Request, upload: UploadFile, limit: int) -> bytes:
-    """The bytes of an uploaded file, refusing anything over `limit` without reading it all."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
-        raise TooLarge(f"the upload is over the {limit // (1024 * 1024)} MiB limit", "too_large")
-    data = await upload.read(limit + 1)
-    if len(data) > limit:
-        raise TooLarge(f"the upload is over the {limit // (1024 * 1024)} MiB limit", "too_large")
-    return data
-
-
-@router.get("/characters", response_model=list[CharacterOut])
+@router.get("/characters")
 async def list_characters(
     db: DB,
     account: OptionalAccount,
@@ -47,31 +39,29 @@ async def list_characters(
     q: str | None = Query(default=None, max_length=100),
     limit: int = Query(default=50, ge=1, le=200),
     before: str | None = Query(default=None, max_length=32),
-) -> list[dict[str, Any]]:
+) -> list[CharacterOut]:
     """Characters the caller may list (own and public), newest first; page with `before`."""
     rows = await service.list_characters(db, account, mine, q, limit, before)
     return [await _out(db, c) for c in rows]
 
 
-@router.post("/characters", status_code=201, response_model=CharacterOut)
-async def create_character(
-    body: CharacterCreate, account: CurrentAccount, db: DB
-) -> dict[str, Any]:
+@router.post("/characters", status_code=201)
+async def create_character(body: CharacterCreate, account: CurrentAccount, db: DB) -> CharacterOut:
     """Create a character (private unless `visibility` says otherwise)."""
     character = await service.create_character(db, account, body)
     return await _out(db, character)
 
 
-@router.get("/characters/{ref}", response_model=CharacterOut)
-async def get_character(ref: str, account: OptionalAccount, db: DB) -> dict[str, Any]:
+@router.get("/characters/{ref}")
+async def get_character(ref: str, account: OptionalAccount, db: DB) -> CharacterOut:
     """A character by id or handle."""
     return await _out(db, await service.get_character(db, account, ref))
 
 
-@router.patch("/characters/{ref}", response_model=CharacterOut)
+@router.patch("/characters/{ref}")
 async def update_character(
     ref: str, body: CharacterFields, account: CurrentAccount, db: DB
-) -> dict[str, Any]:
+) -> CharacterOut:
     """Change some fields of a character."""
     return await _out(db, await service.update_character(db, account, ref, body))
 
@@ -82,13 +72,13 @@ async def delete_character(ref: str, account: CurrentAccount, db: DB) -> None:
     await service.delete_character(db, account, ref)
 
 
-@router.post("/characters/{ref}/duplicate", status_code=201, response_model=CharacterOut)
-async def duplicate_character(ref: str, account: CurrentAccount, db: DB) -> dict[str, Any]:
+@router.post("/characters/{ref}/duplicate", status_code=201)
+async def duplicate_character(ref: str, account: CurrentAccount, db: DB) -> CharacterOut:
     """Copy a visible character into a new private one of the caller's."""
     return await _out(db, await service.duplicate_character(db, account, ref))
 
 
-@router.get("/characters/{ref}/avatar")
+@router.get("/characters/{ref}/avatar", response_class=Response, responses=IMAGE)
 async def get_avatar(ref: str, account: OptionalAccount, db: DB) -> Response:
     """The character's avatar image."""
     character = await service.get_character(db, account, ref, with_avatar=True)
@@ -97,16 +87,16 @@ async def get_avatar(ref: str, account: OptionalAccount, db: DB) -> Response:
     return Response(character.avatar, media_type=character.avatar_mime)
 
 
-@router.put("/characters/{ref}/avatar", response_model=CharacterOut)
+@router.put("/characters/{ref}/avatar")
 async def put_avatar(
     ref: str, file: UploadFile, request: Request, account: CurrentAccount, db: DB
-) -> dict[str, Any]:
+) -> CharacterOut:
     """Replace the avatar (PNG, JPEG, GIF or WebP, 8 MiB at most)."""
     data = await read_upload(request, file, service.MAX_AVATAR_BYTES)
     return await _out(db, await service.set_avatar(db, account, ref, data))
 
 
-@router.post("/characters/import", status_code=201, response_model=CharacterOut)
+@router.post("/characters/import", status_code=201)
 async def import_card(
     file: UploadFile,
     request: Request,
@@ -114,7 +104,7 @@ async def import_card(
     db: DB,
     state: State,
     handle: str | None = Query(default=None, pattern=r"^[a-z0-9_]{1,30}$"),
-) -> dict[str, Any]:
+) -> CharacterOut:
     """Import a Character Card V1/V2/V3 as PNG, JSON or CHARX."""
     data = await read_upload(request, file, state.settings.max_upload_bytes)
     character = await importing.import_card(
@@ -123,7 +113,11 @@ async def import_card(
     return await _out(db, character)
 
 
-@router.get("/characters/{ref}/export")
+@router.get(
+    "/characters/{ref}/export",
+    response_class=Response,
+    responses={200: {"content": {m: {} for m in importing.EXPORT_MIME.values()}}},
+)
 async def export_card(
     ref: str, account: OptionalAccount, db: DB, format: Literal["png", "json", "charx"] = "png"
 ) -> Response:
@@ -143,34 +137,34 @@ async def card_json(ref: str, account: OptionalAccount, db: DB) -> dict[str, Any
     return await importing.card_of(db, character)
 
 
-@router.post("/lorebooks", status_code=201, response_model=LorebookOut)
-async def create_lorebook(body: LorebookFields, account: CurrentAccount, db: DB) -> dict[str, Any]:
+@router.post("/lorebooks", status_code=201)
+async def create_lorebook(body: LorebookFields, account: CurrentAccount, db: DB) -> LorebookOut:
     """Create a lorebook with its entries."""
     book = await lorebooks.create_lorebook(db, account, body)
     return lorebooks.lorebook_out(book, await lorebooks.list_entries(db, [book.id]))
 
 
-@router.post("/lorebooks/import", status_code=201, response_model=LorebookOut)
+@router.post("/lorebooks/import", status_code=201)
 async def import_lorebook(
     file: UploadFile, request: Request, account: CurrentAccount, db: DB, state: State
-) -> dict[str, Any]:
+) -> LorebookOut:
     """Import a SillyTavern world-info JSON (or a character_book JSON) as a lorebook."""
     data = await read_upload(request, file, state.settings.max_upload_bytes)
     book = await importing.import_world_info(db, account, data)
     return lorebooks.lorebook_out(book, await lorebooks.list_entries(db, [book.id]))
 
 
-@router.get("/lorebooks/{book_id}", response_model=LorebookOut)
-async def get_lorebook(book_id: str, account: OptionalAccount, db: DB) -> dict[str, Any]:
+@router.get("/lorebooks/{book_id}")
+async def get_lorebook(book_id: str, account: OptionalAccount, db: DB) -> LorebookOut:
     """A lorebook the caller owns or sees through a visible character."""
     book = await lorebooks.get_lorebook(db, account, book_id)
     return lorebooks.lorebook_out(book, await lorebooks.list_entries(db, [book.id]))
 
 
-@router.put("/lorebooks/{book_id}", response_model=LorebookOut)
+@router.put("/lorebooks/{book_id}")
 async def replace_lorebook(
     book_id: str, body: LorebookFields, account: CurrentAccount, db: DB
-) -> dict[str, Any]:
+) -> LorebookOut:
     """Replace a lorebook's settings and entries."""
     book = await lorebooks.replace_lorebook(db, account, book_id, body)
     return lorebooks.lorebook_out(book, await lorebooks.list_entries(db, [book.id]))

@@ -11,34 +11,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
+from personae import events
 from personae.accounts.models import Account
+from personae.characters.access import can_edit, can_see
+from personae.characters.events import CharacterDeleted, HandleChanging
+from personae.characters.lorebooks import copy_lorebook
 from personae.characters.models import Character, CharacterAsset, CharacterLorebook
 from personae.characters.schemas import CharacterCreate, CharacterFields
-from personae.errors import Conflict, Invalid, NotFound
-from personae.federation.models import ActorKey
+from personae.errors import Conflict, NotFound
+from personae.images import MAX_AVATAR_BYTES, check_image, sniff_image
 from personae.social.actors import profile_changed, sync_character_actor
 from personae.social.counters import release_actor_counts
 from personae.social.models import Actor
 
-MAX_AVATAR_BYTES = 8 * 1024 * 1024
-_IMAGE_MAGIC = {
-    b"\x89PNG\r\n\x1a\n": "image/png",
-    b"\xff\xd8\xff": "image/jpeg",
-    b"GIF87a": "image/gif",
-    b"GIF89a": "image/gif",
-}
-
-
-def can_see(character: Character, account: Account | None) -> bool:
-    """Public and unlisted characters are visible to anyone; private ones to their owner."""
-    if character.visibility in ("public", "unlisted"):
-        return True
-    return account is not None and (account.id == character.owner_id or account.is_admin)
-
-
-def can_edit(character: Character, account: Account | None) -> bool:
-    """Only the owner (or an admin) changes a character."""
-    return account is not None and (account.id == character.owner_id or account.is_admin)
+__all__ = ["MAX_AVATAR_BYTES", "can_edit", "can_see", "sniff_image"]  # kept where callers look
 
 
 def slugify_handle(name: str) -> str:
@@ -135,7 +121,6 @@ async def create_character(
     _apply_fields(character, fields)
     if commit:
         await insert_character(session, owner, character, explicit_handle=bool(fields.handle))
-        await session.commit()
     else:
         session.add(character)
         await session.flush()
@@ -202,50 +187,29 @@ async def update_character(
     if fields.handle and fields.handle != character.handle:
         if await handle_taken(session, fields.handle):
             raise Conflict(f"the handle '{fields.handle}' is taken; choose another", "handle_taken")
-        if await session.get(ActorKey, character.id) is not None:
-            # Its key exists once another server has seen it: remote servers know it by
-            # an id built from the handle, so a new handle would orphan them.
-            raise Conflict(
-                f"@{character.handle} is known to other servers under this handle, so it "
-                "cannot change; duplicate the character to get one with a new handle",
-                "handle_federated",
-            )
+        # Whoever knows the actor by its handle may refuse (federation: other servers).
+        await events.emit(session, HandleChanging(character.id, character.handle, fields.handle))
         character.handle = fields.handle
     _apply_fields(character, fields)
     character.revision += 1
     await session.flush()
     actor = await sync_character_actor(session, character)
     await profile_changed(session, actor)
-    await session.commit()
     return character
 
 
 async def delete_character(session: AsyncSession, account: Account, ref: str) -> None:
     """Delete a character with its conversations, assets and own lorebook links."""
     character = await get_editable_character(session, account, ref)
+    await events.emit(session, CharacterDeleted(character.id, character.owner_id))
     await release_actor_counts(session, character.id)
     await session.delete(character)
-    await session.commit()
-
-
-def sniff_image(data: bytes) -> str:
-    """MIME type of a PNG, JPEG, GIF or WebP image, or raise Invalid."""
-    for magic, mime in _IMAGE_MAGIC.items():
-        if data.startswith(magic):
-            return mime
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    raise Invalid("the avatar is not a PNG, JPEG, GIF or WebP image", code="not_an_image")
+    await session.flush()
 
 
 async def set_avatar(session: AsyncSession, account: Account, ref: str, data: bytes) -> Character:
     """Replace a character's avatar image."""
-    if len(data) > MAX_AVATAR_BYTES:
-        from personae.errors import TooLarge
-
-        raise TooLarge(f"the avatar is over {MAX_AVATAR_BYTES // (1024 * 1024)} MiB")
-    mime = sniff_image(data)
-    _check_image(data)
+    mime = check_image(data, "the avatar")
     character = await get_editable_character(session, account, ref, with_avatar=True)
     character.avatar = data
     character.avatar_mime = mime
@@ -253,26 +217,7 @@ async def set_avatar(session: AsyncSession, account: Account, ref: str, data: by
     actor = await session.get(Actor, character.id)
     if actor is not None:
         await profile_changed(session, actor)
-    await session.commit()
     return character
-
-
-def _check_image(data: bytes) -> None:
-    """Decode the header with Pillow, refusing decompression bombs."""
-    import io
-
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            width, height = img.size
-            if width * height > 40_000_000:
-                raise Invalid("the avatar has too many pixels (over 40 megapixels)", "too_large")
-            img.verify()
-    except Invalid:
-        raise
-    except Exception as exc:  # Pillow raises many types for corrupt files
-        raise Invalid(f"the avatar image is corrupt: {exc}", code="bad_image") from None
 
 
 async def duplicate_character(session: AsyncSession, account: Account, ref: str) -> Character:
@@ -303,8 +248,6 @@ async def duplicate_character(session: AsyncSession, account: Account, ref: str)
                 position=asset.position,
             )
         )
-    from personae.characters.lorebooks import copy_lorebook
-
     links = await session.scalars(
         select(CharacterLorebook).where(CharacterLorebook.character_id == source.id)
     )
@@ -313,7 +256,7 @@ async def duplicate_character(session: AsyncSession, account: Account, ref: str)
         session.add(
             CharacterLorebook(character_id=copy.id, lorebook_id=book.id, is_primary=link.is_primary)
         )
-    await session.commit()
+    await session.flush()
     return copy
 
 

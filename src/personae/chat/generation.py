@@ -16,30 +16,24 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from personae.accounts.models import Account, Persona
+from personae.accounts.models import Account
 from personae.accounts.service import default_persona
-from personae.agents.memory import heuristic_importance, recall, remember
 from personae.characters.lorebooks import list_entries
 from personae.characters.models import Character, CharacterLorebook, Lorebook
+from personae.characters.prompting import definition_of, generation_params, macro_context
 from personae.chat.access import require_chat
 from personae.chat.events import ChatEvent, ReplyDone, ReplyError, ReplyStarted, ReplyToken
 from personae.chat.lore import DEFAULT_SCAN_DEPTH, DEFAULT_TOKEN_BUDGET, LoreEntry
 from personae.chat.models import Conversation, Message
-from personae.chat.prompt import (
-    AssembledPrompt,
-    CharacterDefinition,
-    LoreSettings,
-    Turn,
-    assemble,
-)
+from personae.chat.participants import pairing_select
+from personae.chat.prompt import AssembledPrompt, LoreSettings, Turn, assemble
 from personae.chat.service import (
     all_messages,
-    macro_context,
     message_out,
     path_to,
     siblings_of,
 )
-from personae.db import new_id, utcnow
+from personae.db import new_id, transaction, utcnow
 from personae.errors import Invalid, NotFound
 from personae.llm.base import (
     Backend,
@@ -50,6 +44,8 @@ from personae.llm.base import (
     TokenEvent,
 )
 from personae.llm.registry import BackendRegistry
+from personae.memory.importance import heuristic_importance
+from personae.memory.stream import recall, remember
 
 log = logging.getLogger(__name__)
 _DONE = object()
@@ -76,19 +72,9 @@ class ReplyPlan:
     person_id: str = ""
     person_name: str = ""
     user_text: str | None = None
-
-
-def definition_of(character: Character) -> CharacterDefinition:
-    """The prompt-relevant fields of a character."""
-    return CharacterDefinition(
-        name=character.name,
-        description=character.description,
-        personality=character.personality,
-        scenario=character.scenario,
-        mes_example=character.mes_example,
-        system_prompt=character.system_prompt,
-        post_history_instructions=character.post_history_instructions,
-    )
+    # Who speaks: the person's participant (the user message), the character's (the reply).
+    person_participant_id: str | None = None
+    character_participant_id: str | None = None
 
 
 async def lore_for(
@@ -130,17 +116,6 @@ async def lore_for(
         for e in await list_entries(session, book_ids)
     ]
     return entries, settings
-
-
-def generation_params(character: Character, default_max_tokens: int) -> GenerationParams:
-    """Sampling settings: the character's own, else the instance defaults."""
-    sampling = character.sampling or {}
-    params = GenerationParams(max_tokens=int(sampling.get("max_tokens") or default_max_tokens))
-    if sampling.get("temperature") is not None:
-        params.temperature = float(sampling["temperature"])
-    if sampling.get("top_p") is not None:
-        params.top_p = float(sampling["top_p"])
-    return params
 
 
 async def build_prompt(
@@ -238,18 +213,18 @@ async def plan_reply(
     makes a branch when that is not the leaf. Without it, a new reply is generated under
     `parent_id`, which must be a user message: this is regenerate (a new swipe).
     """
-    # One query for the conversation, its character and persona: this is the hot path.
+    # One query for the conversation, its character, participants and persona: this is the
+    # hot path.
     row = (
         await session.execute(
-            select(Conversation, Character, Persona)
-            .join(Character, Character.id == Conversation.character_id)
-            .outerjoin(Persona, Persona.id == Conversation.persona_id)
-            .where(Conversation.id == conversation_id, Conversation.owner_id == account.id)
+            pairing_select().where(
+                Conversation.id == conversation_id, Conversation.owner_id == account.id
+            )
         )
     ).first()
     if row is None:
         raise NotFound("no such conversation")
-    conversation, character, chosen_persona = row
+    conversation, character, cast, person, chosen_persona = row
     # Every turn, not only the first: the character may have gone private since, or a
     # block come between the person and its operator.
     await require_chat(session, account, character)
@@ -272,10 +247,11 @@ async def plan_reply(
             conversation_id=conversation.id,
             parent_id=anchor,
             role="user",
+            participant_id=person.id if person is not None else None,
             content=content,
             created_at=utcnow(),
         )
-        session.add(user_message)  # flushed with the commit below: one round trip fewer
+        session.add(user_message)  # flushed with the caller's commit: one round trip fewer
         messages.append(user_message)
         reply_parent = user_message.id
         user_message_id = user_message.id
@@ -305,7 +281,6 @@ async def plan_reply(
     )
     conversation.active_leaf_id = reply_parent
     conversation.updated_at = utcnow()
-    await session.commit()
     return ReplyPlan(
         conversation_id=conversation.id,
         parent_id=reply_parent,
@@ -317,13 +292,15 @@ async def plan_reply(
         person_id=account.id,
         person_name=persona.name,
         user_text=content,
+        person_participant_id=person.id if person is not None else None,
+        character_participant_id=cast.id,
     )
 
 
 async def _save_reply(
     factory: async_sessionmaker[AsyncSession], plan: ReplyPlan, done: DoneEvent
 ) -> dict[str, Any]:
-    async with factory() as session:
+    async with transaction(factory) as session:
         conversation = await session.get(Conversation, plan.conversation_id)
         parent = await session.get(Message, plan.parent_id)
         if conversation is None or parent is None:
@@ -332,6 +309,7 @@ async def _save_reply(
             conversation_id=plan.conversation_id,
             parent_id=plan.parent_id,
             role="assistant",
+            participant_id=plan.character_participant_id,
             content=done.text.strip(),
             backend=done.backend,
             model=done.model[:300],
@@ -348,7 +326,7 @@ async def _save_reply(
             await _remember_turn(session, plan, message.content)
         conversation.active_leaf_id = message.id
         conversation.updated_at = utcnow()
-        await session.commit()
+        await session.flush()
         messages = await all_messages(session, plan.conversation_id)
         return message_out(message, siblings_of(messages, message))
 

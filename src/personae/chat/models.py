@@ -1,4 +1,5 @@
-"""Conversations and their messages, stored as a tree (parent id) for swipes and branches."""
+"""Conversations, who takes part in them, and their messages (a tree, by parent id, for
+swipes and branches)."""
 
 from __future__ import annotations
 
@@ -9,24 +10,57 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from personae.db import Base, IdMixin, utcnow
 
+# Participant kinds: a person (an account speaking through one of its personas) or a character.
+PERSON = "person"
+CHARACTER = "character"
+# Roles: the person who opened the conversation; a character taking part has role CHARACTER.
+OWNER = "owner"
+
 
 class Conversation(IdMixin, Base):
-    """A chat between a person (through a persona) and a character."""
+    """A chat between participants; one-to-one today (its owner's person and a character)."""
 
     __tablename__ = "conversations"
 
     owner_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
-    character_id: Mapped[str] = mapped_column(
-        ForeignKey("characters.id", ondelete="CASCADE"), index=True
-    )
-    persona_id: Mapped[str | None] = mapped_column(
-        ForeignKey("personas.id", ondelete="SET NULL"), default=None
-    )
     title: Mapped[str] = mapped_column(String(200), default="")
     # The message the conversation currently shows as its last; the path to the root is the
     # visible history. Not a foreign key: messages point at conversations already.
     active_leaf_id: Mapped[str | None] = mapped_column(String(32), default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ConversationParticipant(IdMixin, Base):
+    """Someone taking part in a conversation: a person (account and persona) or a character."""
+
+    __tablename__ = "conversation_participants"
+    __table_args__ = (
+        Index(
+            "ix_conversation_participants_conversation_position",
+            "conversation_id",
+            "position",
+            unique=True,
+        ),
+        # Conversations with a character (lists by character, engagement, deletion).
+        Index("ix_conversation_participants_character_id", "character_id"),
+        Index("ix_conversation_participants_account_id", "account_id"),
+    )
+
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))  # PERSON | CHARACTER
+    role: Mapped[str] = mapped_column(String(20))  # OWNER | CHARACTER
+    account_id: Mapped[str | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), default=None
+    )
+    # The persona a person speaks as (None: their default one, found at each turn).
+    persona_id: Mapped[str | None] = mapped_column(
+        ForeignKey("personas.id", ondelete="SET NULL"), default=None
+    )
+    character_id: Mapped[str | None] = mapped_column(
+        ForeignKey("characters.id", ondelete="CASCADE"), default=None
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Message(IdMixin, Base):
@@ -40,6 +74,10 @@ class Message(IdMixin, Base):
         ForeignKey("messages.id", ondelete="CASCADE"), default=None
     )
     role: Mapped[str] = mapped_column(String(10))  # "user" | "assistant"
+    # Who spoke: the person for "user" turns, the character for "assistant" ones.
+    participant_id: Mapped[str | None] = mapped_column(
+        ForeignKey("conversation_participants.id", ondelete="SET NULL"), default=None
+    )
     content: Mapped[str] = mapped_column(Text)
     is_greeting: Mapped[bool] = mapped_column(Boolean, default=False)
     edited_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -18,19 +18,20 @@ history up to that turn, so an earlier prompt is always a prefix of the next one
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from personae.characters.prompting import (
+    CharacterDefinition,
+    MacroContext,
+    hidden_keys,
+    render,
+    stable_system,
+)
 from personae.chat.lore import DEFAULT_SCAN_DEPTH, DEFAULT_TOKEN_BUDGET, LoreEntry, activate
-from personae.chat.macros import MacroContext, hidden_keys, render
 from personae.errors import DomainError
 from personae.llm.base import ChatMessage, estimate_tokens
 
-DEFAULT_SYSTEM_PROMPT = (
-    "You are {{char}}. Write {{char}}'s next reply in this conversation with {{user}}. "
-    "Stay in character, keep replies short and vivid, and never speak for {{user}}."
-)
 SAFETY_MARGIN = 16
 PER_MESSAGE_OVERHEAD = 8
 
@@ -40,19 +41,6 @@ class ContextOverflow(DomainError):
 
     status_code = 422
     code = "context_overflow"
-
-
-@dataclass(frozen=True)
-class CharacterDefinition:
-    """The character fields a prompt uses."""
-
-    name: str
-    description: str = ""
-    personality: str = ""
-    scenario: str = ""
-    mes_example: str = ""
-    system_prompt: str = ""
-    post_history_instructions: str = ""
 
 
 @dataclass(frozen=True)
@@ -80,46 +68,6 @@ class AssembledPrompt:
     history_kept: int
     history_total: int
     lore_ids: list[str]
-
-
-def format_examples(mes_example: str, ctx: MacroContext) -> str:
-    """Example dialogues: `<START>` separates blocks, as in SillyTavern cards."""
-    text = render(mes_example, ctx).strip()
-    if not text:
-        return ""
-    blocks = [b.strip() for b in re.split(r"<START>", text, flags=re.IGNORECASE) if b.strip()]
-    return f"Examples of how {ctx.char} talks:\n" + "\n---\n".join(blocks)
-
-
-def stable_system(
-    definition: CharacterDefinition,
-    persona_name: str,
-    persona_description: str,
-    constant_lore: Sequence[LoreEntry],
-    ctx: MacroContext,
-) -> str:
-    """The part of the prompt that only changes when the character or persona changes."""
-    default = render(DEFAULT_SYSTEM_PROMPT, ctx)
-    if definition.system_prompt.strip():
-        head_ctx = MacroContext(ctx.char, ctx.user, default, ctx.seed, ctx.now, ctx.extra)
-        head = render(definition.system_prompt, head_ctx)
-    else:
-        head = default
-    parts = [head.strip()]
-    parts += [render(e.content, ctx) for e in constant_lore if e.position == "before_char"]
-    if definition.description.strip():
-        parts.append(render(definition.description, ctx))
-    if definition.personality.strip():
-        parts.append(f"{ctx.char}'s personality: {render(definition.personality, ctx)}")
-    if definition.scenario.strip():
-        parts.append(f"Scenario: {render(definition.scenario, ctx)}")
-    parts += [render(e.content, ctx) for e in constant_lore if e.position != "before_char"]
-    if persona_description.strip():
-        parts.append(f"About {persona_name}: {render(persona_description, ctx)}")
-    examples = format_examples(definition.mes_example, ctx)
-    if examples:
-        parts.append(examples)
-    return "\n\n".join(p.strip() for p in parts if p.strip())
 
 
 def lore_insertions(

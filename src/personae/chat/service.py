@@ -10,21 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from personae.accounts.models import Account
 from personae.accounts.service import default_persona, get_persona
 from personae.characters.models import Character
+from personae.characters.prompting import macro_context, render
 from personae.characters.service import get_character
+from personae.chat import participants
 from personae.chat.access import blocked_for, chattable, require_chat
-from personae.chat.macros import MacroContext, render
-from personae.chat.models import Conversation, Message
-from personae.db import utcnow
+from personae.chat.models import CHARACTER, Conversation, ConversationParticipant, Message
+from personae.db import new_id, utcnow
 from personae.errors import Invalid, NotFound
 
 MAX_TITLE = 200
-
-
-def macro_context(character: Character, user_name: str, conversation_id: str) -> MacroContext:
-    """Macro values for one conversation ({{char}} prefers the card's nickname, as V3 says)."""
-    return MacroContext(
-        char=character.nickname or character.name, user=user_name, seed=conversation_id
-    )
 
 
 async def open_conversation(
@@ -45,12 +39,12 @@ async def open_conversation(
     if len(title) > MAX_TITLE:
         raise Invalid(f"title is longer than {MAX_TITLE} characters", "field_too_long")
     conversation = Conversation(
+        id=new_id(),
         owner_id=account.id,
-        character_id=character.id,
-        persona_id=persona.id,
         title=title or f"Chat with {character.name}"[:MAX_TITLE],
     )
-    session.add(conversation)
+    person, cast = participants.one_to_one(conversation.id, account.id, persona.id, character.id)
+    session.add_all([conversation, person, cast])
     await session.flush()
     ctx = macro_context(character, persona.name, conversation.id)
     greetings = [character.first_mes, *character.alternate_greetings]
@@ -61,6 +55,7 @@ async def open_conversation(
         message = Message(
             conversation_id=conversation.id,
             role="assistant",
+            participant_id=cast.id,
             content=render(text, ctx),
             is_greeting=True,
         )
@@ -68,7 +63,7 @@ async def open_conversation(
         await session.flush()
         first = first or message
     conversation.active_leaf_id = first.id if first else None
-    await session.commit()
+    await session.flush()
     return conversation
 
 
@@ -84,7 +79,12 @@ async def get_conversation(
     row = (
         await session.execute(
             select(Conversation, Character)
-            .join(Character, Character.id == Conversation.character_id)
+            .join(
+                ConversationParticipant,
+                (ConversationParticipant.conversation_id == Conversation.id)
+                & (ConversationParticipant.kind == CHARACTER),
+            )
+            .join(Character, Character.id == ConversationParticipant.character_id)
             .where(Conversation.id == conversation_id, Conversation.owner_id == account.id)
         )
     ).first()
@@ -105,13 +105,19 @@ async def list_conversations(
 ) -> list[Conversation]:
     """The caller's conversations, most recently active first."""
     blocked = await blocked_for(session, account)
+    # One-to-one conversations: one character participant each, so one row each.
     stmt = (
         select(Conversation)
-        .join(Character, Character.id == Conversation.character_id)
+        .join(
+            ConversationParticipant,
+            (ConversationParticipant.conversation_id == Conversation.id)
+            & (ConversationParticipant.kind == CHARACTER),
+        )
+        .join(Character, Character.id == ConversationParticipant.character_id)
         .where(Conversation.owner_id == account.id, chattable(account, blocked))
     )
     if character_id:
-        stmt = stmt.where(Conversation.character_id == character_id)
+        stmt = stmt.where(ConversationParticipant.character_id == character_id)
     if before:
         anchor = await session.get(Conversation, before)
         if anchor is not None:
@@ -126,7 +132,7 @@ async def delete_conversation(
     """Delete a conversation and all its messages (also one the caller can no longer use)."""
     conversation = await get_conversation(session, account, conversation_id, usable=False)
     await session.delete(conversation)
-    await session.commit()
+    await session.flush()
 
 
 async def rename_conversation(
@@ -140,7 +146,7 @@ async def rename_conversation(
         raise Invalid(f"title is longer than {MAX_TITLE} characters", "field_too_long")
     conversation = await get_conversation(session, account, conversation_id)
     conversation.title = title
-    await session.commit()
+    await session.flush()
     return conversation
 
 
@@ -150,8 +156,11 @@ async def set_persona(
     """Choose which of the caller's personas speaks in a conversation (from the next turn)."""
     conversation = await get_conversation(session, account, conversation_id)
     persona = await get_persona(session, account, persona_id)
-    conversation.persona_id = persona.id
-    await session.commit()
+    person = await participants.person_of(session, conversation)
+    if person is None:
+        raise NotFound("no such conversation")
+    person.persona_id = persona.id
+    await session.flush()
     return conversation
 
 
@@ -222,7 +231,7 @@ async def select_message(
     conversation, message = await get_message(session, account, conversation_id, message_id)
     messages = await all_messages(session, conversation.id)
     conversation.active_leaf_id = latest_leaf(messages, message).id
-    await session.commit()
+    await session.flush()
     return conversation
 
 
@@ -243,7 +252,7 @@ async def edit_message(
     message.content = content
     message.edited_at = utcnow()
     conversation.updated_at = utcnow()
-    await session.commit()
+    await session.flush()
     return message
 
 
@@ -274,7 +283,6 @@ async def delete_message(
     ):
         await session.delete(m)
         await session.flush()
-    await session.commit()
     return conversation
 
 
@@ -286,12 +294,26 @@ async def branch_conversation(
     messages = await all_messages(session, conversation.id)
     path = path_to(messages, message.id)
     copy = Conversation(
+        id=new_id(),
         owner_id=account.id,
-        character_id=conversation.character_id,
-        persona_id=conversation.persona_id,
         title=f"{conversation.title} (branch)"[:MAX_TITLE],
     )
     session.add(copy)
+    # The same people and characters take part, as participants of the copy.
+    same: dict[str, str] = {}
+    for original_participant in await participants.participants_of(session, conversation.id):
+        twin = ConversationParticipant(
+            id=new_id(),
+            conversation_id=copy.id,
+            kind=original_participant.kind,
+            role=original_participant.role,
+            account_id=original_participant.account_id,
+            persona_id=original_participant.persona_id,
+            character_id=original_participant.character_id,
+            position=original_participant.position,
+        )
+        same[original_participant.id] = twin.id
+        session.add(twin)
     await session.flush()
     parent: str | None = None
     columns = [c.key for c in Message.__table__.columns]
@@ -299,14 +321,15 @@ async def branch_conversation(
         values: dict[str, Any] = {
             k: getattr(original, k)
             for k in columns
-            if k not in ("id", "conversation_id", "parent_id")
+            if k not in ("id", "conversation_id", "parent_id", "participant_id")
         }
-        clone = Message(**values, conversation_id=copy.id, parent_id=parent)
+        speaker = same.get(original.participant_id) if original.participant_id else None
+        clone = Message(**values, conversation_id=copy.id, parent_id=parent, participant_id=speaker)
         session.add(clone)
         await session.flush()
         parent = clone.id
     copy.active_leaf_id = parent
-    await session.commit()
+    await session.flush()
     return copy
 
 
@@ -354,13 +377,15 @@ def message_out(message: Message, siblings: list[Message] | None = None) -> dict
     return out
 
 
-def conversation_out(conversation: Conversation, character: Character) -> dict[str, Any]:
+def conversation_out(
+    conversation: Conversation, character: Character, persona_id: str | None
+) -> dict[str, Any]:
     """The API representation of a conversation (without its messages)."""
     return {
         "id": conversation.id,
         "title": conversation.title,
         "character": {"id": character.id, "handle": character.handle, "name": character.name},
-        "persona_id": conversation.persona_id,
+        "persona_id": persona_id,
         "active_leaf_id": conversation.active_leaf_id,
         "created_at": conversation.created_at.isoformat(),
         "updated_at": conversation.updated_at.isoformat(),

@@ -42,7 +42,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from personae.config import Settings
-from personae.db import utcnow
+from personae.db import transaction, utcnow
 from personae.federation import peers
 from personae.federation.context import Federation
 from personae.federation.fetch import FetchError, UnsafeURL, post_signed
@@ -207,7 +207,7 @@ async def claim_due(
         Delivery.next_attempt_at <= now,
         or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
     )
-    async with sessions() as session:
+    async with sessions() as session:  # a read: closing the session ends it
         found = list(
             await session.execute(
                 select(Delivery.id, Delivery.attempts)
@@ -216,11 +216,11 @@ async def claim_due(
                 .limit(limit)
             )
         )
-        await session.commit()  # end the read, so each write below starts a fresh one
-        exhausted = [row_id for row_id, attempts in found if attempts >= max_attempts]
-        if exhausted:
-            # Normally the last attempt's outcome fails the row; these are rows whose
-            # outcome could not be recorded, claimed again until they ran out.
+    exhausted = [row_id for row_id, attempts in found if attempts >= max_attempts]
+    if exhausted:
+        # Normally the last attempt's outcome fails the row; these are rows whose
+        # outcome could not be recorded, claimed again until they ran out.
+        async with transaction(sessions) as session:
             await session.execute(
                 update(Delivery)
                 .where(Delivery.id.in_(exhausted), due, Delivery.attempts >= max_attempts)
@@ -232,34 +232,33 @@ async def claim_due(
                 )
                 .execution_options(synchronize_session=False)
             )
-            await session.commit()
-            log.warning("delivery: %d deliveries failed, out of attempts", len(exhausted))
-        candidates = [row_id for row_id, attempts in found if attempts < max_attempts]
-        due = and_(due, Delivery.attempts < max_attempts)
-        claimed_ids: list[str] = []
-        for delivery_id in candidates:
-            # The WHERE is checked again under the row's write lock (PostgreSQL) or the
-            # database's (SQLite): of two workers racing for a row, one updates it.
+        log.warning("delivery: %d deliveries failed, out of attempts", len(exhausted))
+    candidates = [row_id for row_id, attempts in found if attempts < max_attempts]
+    due = and_(due, Delivery.attempts < max_attempts)
+    claimed_ids: list[str] = []
+    for delivery_id in candidates:
+        # Each claim is its own unit of work. The WHERE is checked again under the row's
+        # write lock (PostgreSQL) or the database's (SQLite): of two workers racing for a
+        # row, one updates it.
+        async with transaction(sessions) as session:
             result = await session.execute(
                 update(Delivery)
                 .where(Delivery.id == delivery_id, due)
                 .values(claimed_until=now + lease, attempts=Delivery.attempts + 1)
                 .execution_options(synchronize_session=False)
             )
-            await session.commit()
-            assert isinstance(result, CursorResult)
-            if result.rowcount == 1:
-                claimed_ids.append(delivery_id)
-        if not claimed_ids:
-            return []
+        assert isinstance(result, CursorResult)
+        if result.rowcount == 1:
+            claimed_ids.append(delivery_id)
+    if not claimed_ids:
+        return []
+    async with sessions() as session:
         rows = await session.execute(
             select(
                 Delivery.id, Delivery.sender_id, Delivery.inbox, Delivery.body, Delivery.attempts
             ).where(Delivery.id.in_(claimed_ids))
         )
-        claimed = [_Claimed(*row) for row in rows]
-        await session.commit()
-    return claimed
+        return [_Claimed(*row) for row in rows]
 
 
 async def _signers(
@@ -270,7 +269,7 @@ async def _signers(
     """Key id and private key per sender; senders that no longer exist are left out."""
     signers: dict[str | None, tuple[str, str]] = {}
     urls = federation.urls
-    async with sessions() as session:
+    async with transaction(sessions) as session:
         for sender_id in sender_ids:
             if sender_id is None:
                 instance = await ensure_instance_key(session)
@@ -283,7 +282,6 @@ async def _signers(
                 continue
             key = await ensure_key(session, sender_id)
             signers[sender_id] = (urls.key_id(urls.actor(handle)), key.private_pem)
-        await session.commit()
     return signers
 
 
@@ -368,7 +366,7 @@ async def _record(
         values["next_attempt_at"] = outcome.retry_at
     else:
         values["finished_at"] = moment
-    async with sessions() as session:
+    async with transaction(sessions) as session:
         await session.execute(
             update(Delivery)
             .where(Delivery.id == row.id)
@@ -379,7 +377,6 @@ async def _record(
             await mark_gone(session, row.inbox, moment)
         if learned is not None:
             await peers.remember(session, peer_host(row.inbox), learned)
-        await session.commit()
 
 
 async def mark_gone(session: AsyncSession, inbox: str, moment: datetime) -> None:

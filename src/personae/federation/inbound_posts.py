@@ -23,10 +23,8 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from sqlalchemy import delete, exists, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import exists, select
 
-from personae.db import new_id, utcnow
 from personae.errors import Forbidden, NotFound
 from personae.federation.activities import (
     BadActivity,
@@ -40,9 +38,8 @@ from personae.federation.html import sanitize, to_text
 from personae.federation.models import RemoteActor
 from personae.federation.remote import BadActor, check_uri, host_of, id_of
 from personae.social.access import actor_visible, get_visible_post
-from personae.social.actors import search_key
-from personae.social.models import Actor, Follow, Post, PostEdit, PostMention, PostTag
-from personae.social.notifications import notify
+from personae.social.models import Actor, Follow, Post
+from personae.social.post_store import insert_post, update_post
 from personae.social.posts import LANGUAGE_RE, MAX_CW_CHARS
 from personae.social.text import MAX_TAG_LENGTH
 
@@ -269,50 +266,23 @@ async def create_note(ctx: Inbound) -> None:
     parent = await _parent(ctx, parsed.in_reply_to)
     if not await _wanted(ctx, local, parent):
         raise Unwanted("nobody here follows, is addressed by or is answered by the post")
-    post_id = new_id()
-    post = Post(
-        id=post_id,
-        author_id=author.id,
+    await insert_post(
+        session,
+        author,
         text=parsed.text,
         content_html=parsed.content_html,
         content_warning=parsed.content_warning,
         language=parsed.language,
         visibility=parsed.visibility,
+        parent=parent,
         is_reply=parsed.in_reply_to is not None,
-        in_reply_to_id=parent.id if parent else None,
-        reply_to_author_id=parent.author_id if parent else None,
-        root_id=parent.root_id if parent else post_id,
-        origin_author_id=author.id,
-        author_is_ai=author.is_ai,
-        origin_is_ai=author.is_ai,
-        search_key=search_key(post_id),
+        addressed=[*(a.id for a in local), *remote],
+        mentioned=[a.id for a in local],
+        tags=parsed.tags,
+        blocked=ctx.viewer.blocked,
         uri=parsed.uri,
         url=parsed.url,
-    )
-    session.add(post)
-    try:
-        await session.flush()
-    except IntegrityError:
-        await session.rollback()  # the same note, stored by a concurrent delivery
-        return
-    addressed = {a.id for a in local} | set(remote)
-    if parent is not None and parent.author_id not in ctx.viewer.blocked:
-        addressed.add(parent.author_id)
-    addressed.discard(author.id)
-    session.add_all(PostMention(post_id=post_id, actor_id=a) for a in sorted(addressed))
-    session.add_all(PostTag(tag=t, post_id=post_id) for t in parsed.tags)
-    await session.execute(
-        update(Actor).where(Actor.id == author.id).values(posts_count=Actor.posts_count + 1)
-    )
-    if parent is not None:
-        await session.execute(
-            update(Post).where(Post.id == parent.id).values(replies_count=Post.replies_count + 1)
-        )
-        if parent.uri is None:  # a local author: remote ones are told by their server
-            await notify(session, parent.author_id, "reply", author.id, post_id)
-    for target in local:
-        if parent is None or target.id != parent.author_id:
-            await notify(session, target.id, "mention", author.id, post_id)
+    )  # None: the same note, stored by a concurrent delivery
 
 
 async def update_note(ctx: Inbound) -> None:
@@ -325,28 +295,16 @@ async def update_note(ctx: Inbound) -> None:
         raise Unwanted("an edit of a post we do not have")
     if post.author_id != author.id:
         raise Forbidden("only a post's author can edit it")
-    session.add(
-        PostEdit(
-            post_id=post.id,
-            text=post.text,
-            content_warning=post.content_warning,
-            language=post.language,
-        )
-    )
     local, remote = await _addressed(ctx, parsed)
-    existing = set(
-        await session.scalars(select(PostMention.actor_id).where(PostMention.post_id == post.id))
+    await update_post(
+        session,
+        post,
+        text=parsed.text,
+        content_html=parsed.content_html,
+        content_warning=parsed.content_warning,
+        language=parsed.language,
+        addressed=[*(a.id for a in local), *remote],
+        mentioned=[a.id for a in local],
+        tags=parsed.tags,
+        local=False,
     )
-    for actor_id in [a.id for a in local] + remote:
-        if actor_id not in existing and actor_id != author.id:
-            session.add(PostMention(post_id=post.id, actor_id=actor_id))
-    for target in local:
-        if target.id not in existing:
-            await notify(session, target.id, "mention", author.id, post.id)
-    await session.execute(delete(PostTag).where(PostTag.post_id == post.id))
-    session.add_all(PostTag(tag=t, post_id=post.id) for t in parsed.tags)
-    post.text = parsed.text
-    post.content_html = parsed.content_html
-    post.content_warning = parsed.content_warning
-    post.language = parsed.language
-    post.edited_at = utcnow()

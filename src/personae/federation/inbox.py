@@ -8,13 +8,12 @@ fetch lately is not fetched again, see `ratelimit.FailedKeys`), and last the cha
 itself. Nothing is written before the signature is verified and its key proved to
 belong to the activity's actor.
 
-The change runs in one database transaction the inbox owns: the social services commit
-as they go, so their session is joined to an outer transaction with savepoints (their
-commits release a savepoint; only the inbox commits for real). The activity's id is
-inserted first in that transaction, so a redelivery or a replay changes nothing, and a
-handler that fails leaves nothing behind, its id included. A sender fetched just now
-(new, or with a new key) is stored in that same transaction, so an activity refused,
-or dropped as unwanted (`activities.Unwanted`), leaves no actor behind either.
+The change runs in one database transaction the inbox owns (the services it calls only
+flush). The activity's id is inserted first in that transaction, so a redelivery or a
+replay changes nothing, and a handler that fails leaves nothing behind, its id included.
+A sender fetched just now (new, or with a new key) is stored in that same transaction,
+so an activity refused, or dropped as unwanted (`activities.Unwanted`), leaves no actor
+behind either.
 """
 
 from __future__ import annotations
@@ -28,9 +27,9 @@ from typing import Any, Literal
 import httpx
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from personae.db import utcnow
+from personae.db import transaction, utcnow
 from personae.errors import DomainError, TooLarge
 from personae.federation import inbound, peers
 from personae.federation.activities import Activity, BadActivity, Unwanted
@@ -367,9 +366,10 @@ async def authenticate(
 # --- applying it ----------------------------------------------------------------------
 
 
-async def _remember(conn: AsyncConnection, activity: Activity) -> bool:
+async def _remember(session: AsyncSession, activity: Activity) -> bool:
     """Insert the activity's id; False when it was already there (processed before)."""
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
         insert(InboundActivity)
         .values(
@@ -380,38 +380,34 @@ async def _remember(conn: AsyncConnection, activity: Activity) -> bool:
         )
         .on_conflict_do_nothing(index_elements=["activity_id"])
     )
-    result = await conn.execute(statement)
-    return bool(result.rowcount)
+    result = await session.execute(statement)
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def apply(
-    engine: AsyncEngine, federation: Federation, activity: Activity, sender: Sender
+    sessions: async_sessionmaker[AsyncSession],
+    federation: Federation,
+    activity: Activity,
+    sender: Sender,
 ) -> Outcome:
     """Store a just-fetched sender and run the activity's handler once, all in one
     transaction with the activity's id (see the top); "ignored" when it was unwanted."""
     try:
-        async with engine.connect() as conn, conn.begin():
+        async with transaction(sessions) as session:
             # The insert comes first: on SQLite it also opens the transaction, so the
-            # session's savepoints nest inside it instead of starting their own.
-            if not await _remember(conn, activity):
+            # savepoints of the steps below nest inside it instead of starting their own.
+            if not await _remember(session, activity):
                 return "duplicate"
-            session = AsyncSession(
-                bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
-            )
-            try:
-                if sender.new_dialect and sender.dialect is not None:
-                    # Answer in the dialect it speaks; kept with the activity, so an
-                    # activity refused or unwanted teaches nothing either.
-                    await peers.remember(session, host_of(sender.uri), sender.dialect)
-                actor_id = sender.actor_id
-                if actor_id is None:
-                    assert sender.parsed is not None
-                    actor, _ = await store(session, sender.parsed)  # commits a savepoint
-                    actor_id = actor.id
-                await inbound.handle(session, federation, activity, actor_id)
-                await session.commit()
-            finally:
-                await session.close()
+            if sender.new_dialect and sender.dialect is not None:
+                # Answer in the dialect it speaks; kept with the activity, so an activity
+                # refused or unwanted teaches nothing either.
+                await peers.remember(session, host_of(sender.uri), sender.dialect)
+            actor_id = sender.actor_id
+            if actor_id is None:
+                assert sender.parsed is not None
+                actor, _ = await store(session, sender.parsed)
+                actor_id = actor.id
+            await inbound.handle(session, federation, activity, actor_id)
     except Unwanted:
         return "ignored"  # rolled back: the sender stays unknown, the id unremembered
     return "accepted"
@@ -419,7 +415,7 @@ async def apply(
 
 async def receive(
     session: AsyncSession,
-    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
     federation: Federation,
     limiter: HostRateLimiter,
     failures: FailedKeys,
@@ -458,5 +454,6 @@ async def receive(
     )
     if sender is None:
         return "ignored"
-    await session.commit()  # end this session's reads before the writing transaction
-    return await apply(engine, federation, activity, sender)
+    # End this session's reads (it wrote nothing) before the writing transaction.
+    await session.rollback()
+    return await apply(sessions, federation, activity, sender)

@@ -5,6 +5,10 @@ delivery), not when the actor is created, so instances that never federate never
 it. Generating takes 50-100 ms, so it runs in a worker thread and outside any write
 transaction; concurrent first requests each generate, insert-or-ignore, and all reread
 the one row that won, so every caller sees the same key.
+
+A new key is its own unit of work, committed at once whatever becomes of the caller's:
+it signs requests right away, and the servers receiving them fetch it from us (in
+another request, which must find it) and cache it.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from personae.db import transaction
 from personae.federation.models import ActorKey, InstanceKey
 from personae.federation.signatures import generate_key_pair
 
@@ -28,12 +33,17 @@ async def _insert_or_ignore(
     primary_key: str,
     values: dict[str, Any],
 ) -> None:
-    """Insert a key row unless one for the same owner exists; commit."""
+    """Insert a key row unless one for the same owner exists, in a transaction of its own
+    (see the top)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(model).values(**values).on_conflict_do_nothing(index_elements=[primary_key])
-    await session.execute(statement)
-    await session.commit()
+    if not isinstance(session.bind, AsyncEngine):
+        # Bound to a connection whose transaction someone else owns: the key goes with it.
+        await session.execute(statement)
+        return
+    async with transaction(async_sessionmaker(session.bind)) as own:
+        await own.execute(statement)
 
 
 async def get_key(session: AsyncSession, actor_id: str) -> ActorKey | None:
@@ -42,7 +52,7 @@ async def get_key(session: AsyncSession, actor_id: str) -> ActorKey | None:
 
 
 async def ensure_key(session: AsyncSession, actor_id: str) -> ActorKey:
-    """An actor's key, made on first use; commits the session when it makes one."""
+    """An actor's key, made on first use (committed at once, see the top)."""
     key = await get_key(session, actor_id)
     if key is not None:
         return key
@@ -60,7 +70,7 @@ async def ensure_key(session: AsyncSession, actor_id: str) -> ActorKey:
 
 
 async def ensure_instance_key(session: AsyncSession) -> InstanceKey:
-    """The instance actor's key, made on first use; commits the session when it makes one."""
+    """The instance actor's key, made on first use (committed at once, see the top)."""
     statement = select(InstanceKey).where(InstanceKey.name == INSTANCE_KEY_NAME)
     key = await session.scalar(statement)
     if key is not None:

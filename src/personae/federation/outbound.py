@@ -1,7 +1,8 @@
 """Outbound events: what local actors do that remote servers must hear about.
 
-The social services call `record` inside their own transaction, so an event exists
-exactly when the change it describes was committed. The delivery worker later turns
+The social services emit domain events; `federation.subscribers` hears them inside the
+change's transaction and calls `record`, so an event exists exactly when the change it
+describes was committed. The delivery worker later turns
 each event into an ActivityPub activity and one delivery per remote inbox
 (`expand_due`, with the builders in `activities_out`), which is where the audience is
 worked out. Only local actors' doings are recorded: the inbox also acts through the
@@ -37,8 +38,9 @@ from typing import Any
 
 import httpx
 from sqlalchemy import delete, exc, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from personae.db import transaction
 from personae.federation import activities_out, delivery
 from personae.federation.context import Federation
 from personae.federation.fetch import FetchError, UnsafeURL
@@ -132,41 +134,71 @@ def is_transient(error: BaseException) -> bool:
     return False
 
 
-async def expand_due(session: AsyncSession, federation: Federation, limit: int = 50) -> int:
-    """Turn the oldest recorded events into activities and deliveries, one commit each;
-    returns how many events were taken off the queue (sent or dropped).
+class _BuildFailed(Exception):
+    """Building an event's activity failed (the cause is the error)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+async def _expand_one(session: AsyncSession, federation: Federation, event_id: str) -> bool:
+    """Turn one event into its deliveries (not committed); False when it was gone."""
+    event = await session.get(OutboundEvent, event_id)
+    if event is None:
+        return False  # cancelled, or another worker took it
+    sender_id, kind = event.actor_id, event.kind
+    try:
+        outgoing = await activities_out.build(session, federation, event)
+    except Exception as error:
+        raise _BuildFailed(kind) from error
+    # Deleting first and counting the rows makes the event ours alone: a concurrent
+    # expander (or a cancel) that got there first leaves us nothing to enqueue.
+    result = await session.execute(delete(OutboundEvent).where(OutboundEvent.id == event_id))
+    if getattr(result, "rowcount", 0) and outgoing is not None and outgoing.inboxes:
+        await delivery.enqueue(session, sender_id, outgoing.activity, outgoing.inboxes)
+    return True
+
+
+async def expand_due(
+    sessions: async_sessionmaker[AsyncSession], federation: Federation, limit: int = 50
+) -> int:
+    """Turn the oldest recorded events into activities and deliveries, one transaction
+    each; returns how many events were taken off the queue (sent or dropped).
 
     An event that failed for a passing reason (see `is_transient`) stays queued and the
     batch ends there, to be tried again on the next call.
     """
-    ids = list(
-        await session.scalars(
-            select(OutboundEvent.id).order_by(OutboundEvent.id).limit(max(1, limit))
+    async with sessions() as session:
+        ids = list(
+            await session.scalars(
+                select(OutboundEvent.id).order_by(OutboundEvent.id).limit(max(1, limit))
+            )
         )
-    )
     done = 0
     for event_id in ids:
-        event = await session.get(OutboundEvent, event_id)
-        if event is None:
-            continue  # cancelled, or another worker took it
-        sender_id, kind = event.actor_id, event.kind
         try:
-            outgoing = await activities_out.build(session, federation, event)
-        except Exception as error:
-            await session.rollback()
-            if is_transient(error):
+            async with transaction(sessions) as session:
+                if not await _expand_one(session, federation, event_id):
+                    continue
+        except _BuildFailed as failed:  # rolled back, whatever the build had written
+            error = failed.__cause__
+            if is_transient(error or failed):
                 log.warning(
-                    "federation: outbound event %s (%s) deferred: %s", event_id, kind, error
+                    "federation: outbound event %s (%s) deferred: %s",
+                    event_id,
+                    failed.kind,
+                    error,
                 )
                 break
             # A broken event must not block the queue behind it forever: log and drop it.
-            log.exception("federation: cannot expand outbound event %s (%s)", event_id, kind)
-            outgoing = None
-        # Deleting first and counting the rows makes the event ours alone: a concurrent
-        # expander (or a cancel) that got there first leaves us nothing to enqueue.
-        result = await session.execute(delete(OutboundEvent).where(OutboundEvent.id == event_id))
-        if getattr(result, "rowcount", 0) and outgoing is not None and outgoing.inboxes:
-            await delivery.enqueue(session, sender_id, outgoing.activity, outgoing.inboxes)
-        await session.commit()
+            log.error(
+                "federation: cannot expand outbound event %s (%s)",
+                event_id,
+                failed.kind,
+                exc_info=error,
+            )
+            async with transaction(sessions) as session:
+                await session.execute(delete(OutboundEvent).where(OutboundEvent.id == event_id))
         done += 1
     return done

@@ -238,7 +238,20 @@ async def _free_handle(session: AsyncSession, wanted: str, actor_id: str) -> str
 
 
 async def store(session: AsyncSession, parsed: ParsedActor) -> tuple[Actor, RemoteActor]:
-    """Insert or update a remote actor from a parsed document; commits."""
+    """Insert or update a remote actor from a parsed document (flushed, not committed)."""
+    try:
+        # A savepoint: a concurrent store of the same actor costs only this step.
+        async with session.begin_nested():
+            return await _store(session, parsed)
+    except IntegrityError:
+        # Someone else stored the same actor meanwhile: theirs is as good as ours.
+        again = await stored_by_uri(session, parsed.uri)
+        if again is None:
+            raise
+        return again
+
+
+async def _store(session: AsyncSession, parsed: ParsedActor) -> tuple[Actor, RemoteActor]:
     found = await stored_by_uri(session, parsed.uri)
     if found is None:
         actor_id = new_id()
@@ -274,22 +287,14 @@ async def store(session: AsyncSession, parsed: ParsedActor) -> tuple[Actor, Remo
     remote.public_key_pem = parsed.public_key_pem
     remote.fetched_at = utcnow()
     remote.gone = False
-    try:
-        await session.commit()
-    except IntegrityError:
-        # Someone else stored the same actor meanwhile: theirs is as good as ours.
-        await session.rollback()
-        again = await stored_by_uri(session, parsed.uri)
-        if again is None:
-            raise
-        return again
+    await session.flush()
     return actor, remote
 
 
 async def fetch_actor(
     session: AsyncSession, federation: Federation, uri: str
 ) -> tuple[Actor, RemoteActor]:
-    """Fetch (signed by the instance actor), check and store a remote actor; commits."""
+    """Fetch (signed by the instance actor), check and store a remote actor (not committed)."""
     check_uri(uri, "the actor's address")
     if host_of(uri) == federation.urls.domain:
         raise BadActor("that address is on this server, not a remote one")
@@ -366,7 +371,8 @@ def parse_acct(value: str) -> tuple[str, str]:
 async def lookup_acct(
     session: AsyncSession, federation: Federation, acct: str
 ) -> tuple[Actor, RemoteActor]:
-    """Find a remote account by `user@domain` with WebFinger, then fetch its actor; commits."""
+    """Find a remote account by `user@domain` with WebFinger, then fetch and store its
+    actor (not committed)."""
     user, domain = parse_acct(acct)
     if domain == federation.urls.domain:
         raise Invalid(f"{domain} is this server: look the account up by its handle")

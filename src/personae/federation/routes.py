@@ -214,7 +214,7 @@ async def receive(request: Request, db: DB, handle: str | None = None) -> Respon
     try:
         await inbox.receive(
             db,
-            state.engine,
+            state.sessions,
             Federation.from_settings(state.settings),
             limiter,
             failures,

@@ -17,7 +17,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from personae.config import Settings
-from personae.db import utcnow
+from personae.db import transaction, utcnow
 from personae.federation import outbound
 from personae.federation.context import Federation
 from personae.federation.delivery import DeliveryPolicy, deliver_due
@@ -39,7 +39,7 @@ DRAIN_TIMEOUT_S = 5.0
 
 async def prune(sessions: async_sessionmaker[AsyncSession], now: datetime) -> tuple[int, int]:
     """Delete old inbound dedupe rows and finished deliveries; returns how many of each."""
-    async with sessions() as session:
+    async with transaction(sessions) as session:
         inbound = await session.execute(
             delete(InboundActivity)
             .where(InboundActivity.received_at < now - INBOUND_KEEP)
@@ -53,7 +53,6 @@ async def prune(sessions: async_sessionmaker[AsyncSession], now: datetime) -> tu
             )
             .execution_options(synchronize_session=False)
         )
-        await session.commit()
     return int(getattr(inbound, "rowcount", 0)), int(getattr(finished, "rowcount", 0))
 
 
@@ -82,9 +81,7 @@ class DeliveryWorker:
     async def tick(self, now: datetime | None = None) -> int:
         """One pass: expand events, send what is due, prune hourly; returns how many were sent."""
         moment = now or utcnow()
-        async with self.sessions() as session:
-            expanded = await outbound.expand_due(session, self.federation, EXPAND_BATCH)
-            await session.commit()
+        expanded = await outbound.expand_due(self.sessions, self.federation, EXPAND_BATCH)
         if expanded:
             log.info("federation: %d outbound events expanded", expanded)
         sent = await deliver_due(

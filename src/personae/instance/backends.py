@@ -3,6 +3,10 @@ into the running BackendRegistry at once (and at every start, from the database)
 
 Only admins reach these functions (a 404 for anyone else). Configured backends (settings)
 are listed read-only beside them; an added backend cannot take a configured one's name.
+
+The functions flush their rows and then change the running registry; the caller's unit of
+work (the request) commits right after. Should that commit fail, the registry is ahead of
+the database until the next start, which loads it from the database again (`load_into`).
 """
 
 from __future__ import annotations
@@ -203,7 +207,7 @@ async def add_backend(
         added_by_id=admin.id,
     )
     session.add(row)
-    await session.commit()
+    await session.flush()
     if enabled:
         _plug(registry, row)
     return row
@@ -221,7 +225,7 @@ async def set_enabled(
     require_admin(account)
     row = await _get(session, name)
     row.enabled = enabled
-    await session.commit()
+    await session.flush()
     if enabled:
         _plug(registry, row)
     else:
@@ -243,7 +247,7 @@ async def remove_backend(
     saved = await session.get(InstanceOverride, DEFAULT_KEY)
     if saved is not None and saved.value == row.name:
         await session.delete(saved)
-    await session.commit()
+    await session.flush()
     await _unplug(registry, row.name, settings)
 
 
@@ -261,7 +265,7 @@ async def set_default(
         session.add(InstanceOverride(key=DEFAULT_KEY, value=wanted, updated_by_id=admin.id))
     else:
         row.value, row.updated_by_id = wanted, admin.id
-    await session.commit()
+    await session.flush()
     registry.default = wanted
     return wanted
 
@@ -341,5 +345,5 @@ async def test_backend(
         await probe.aclose()
     row.last_test_ok, row.last_test_message = result.ok, result.message[:2000]
     row.last_tested_at = utcnow()
-    await session.commit()
+    await session.flush()
     return result

@@ -127,5 +127,5 @@ async def set_limits(
             session.add(InstanceOverride(key=name, value=str(value), updated_by_id=admin.id))
         else:
             row.value, row.updated_by_id = str(value), admin.id
-    await session.commit()
+    await session.flush()
     return await list_limits(session, settings, account)

@@ -9,6 +9,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 
+from personae.config import BackendSettings
 from personae.llm.base import (
     Backend,
     BackendError,
@@ -114,3 +115,8 @@ class FakeBackend(Backend):
     async def aclose(self) -> None:
         """Mark the backend closed (tests check this)."""
         self.closed = True
+
+
+def from_settings(name: str, settings: BackendSettings) -> FakeBackend:
+    """A fake backend configured like any other (the `fake` kind's plugin entry point)."""
+    return FakeBackend(name, context_window=settings.context_window)

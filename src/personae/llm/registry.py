@@ -1,25 +1,55 @@
-"""The configured backends by name, built from Settings; nothing loads until used."""
+"""The configured backends by name, built from Settings; nothing loads until used.
+
+Each kind of backend is a plugin: an entry point in the `personae.backends` group whose
+name is the kind and whose object builds a backend from `(name, BackendSettings)`. The
+built-in kinds register the same way (see pyproject.toml), so adding a backend never
+means editing this module; docs/backends.md says how to write one.
+"""
 
 from __future__ import annotations
+
+from importlib.metadata import EntryPoint, entry_points
+from typing import Protocol, cast
 
 from personae.config import BackendSettings, Settings
 from personae.llm.base import Backend, BackendError
 
+GROUP = "personae.backends"
+
+
+class BackendFactory(Protocol):
+    """What a backend plugin's entry point loads: a class or function building one backend."""
+
+    def __call__(self, name: str, settings: BackendSettings, /) -> Backend: ...
+
+
+def backend_kinds() -> dict[str, EntryPoint]:
+    """The installed backend kinds, by name (read from package metadata, nothing imported)."""
+    return {entry.name: entry for entry in entry_points(group=GROUP)}
+
 
 def build_backend(name: str, settings: BackendSettings) -> Backend:
     """One backend from its settings (cheap: models and connections open on first use)."""
-    # Imported here so that using only one kind never imports the others' modules.
-    if settings.kind == "embedded":
-        from personae.llm.embedded import EmbeddedBackend
-
-        return EmbeddedBackend(name, settings)
-    if settings.kind == "openai":
-        from personae.llm.openai_compat import OpenAICompatBackend
-
-        return OpenAICompatBackend(name, settings)
-    from personae.llm.fake import FakeBackend
-
-    return FakeBackend(name, context_window=settings.context_window)
+    kinds = backend_kinds()
+    entry = kinds.get(settings.kind)
+    if entry is None:
+        installed = ", ".join(sorted(kinds)) or "none (is personae installed? pip install -e .)"
+        raise BackendError(
+            "bad_request",
+            f"Backend {name!r} is of kind {settings.kind!r}, which no installed plugin "
+            f"provides; installed kinds: {installed}. Install the plugin's package or "
+            f"fix PERSONAE_BACKENDS__{name}__KIND.",
+            name,
+        )
+    # Loading imports only this kind's module: using one kind never imports the others.
+    factory = cast(BackendFactory, entry.load())
+    backend = factory(name, settings)
+    if not isinstance(backend, Backend):
+        raise TypeError(
+            f"the {settings.kind!r} backend plugin ({entry.value}) built a "
+            f"{type(backend).__name__}, not a personae.llm.Backend"
+        )
+    return backend
 
 
 class BackendRegistry:

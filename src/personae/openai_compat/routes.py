@@ -17,14 +17,23 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from personae.accounts.service import default_persona
+from personae.characters.prompting import generation_params
 from personae.characters.service import get_character, list_characters
 from personae.chat.access import blocked_for, require_chat
-from personae.chat.generation import build_prompt, generation_params
+from personae.chat.generation import build_prompt
 from personae.chat.prompt import Turn
 from personae.deps import DB, CurrentAccount, State
 from personae.errors import Invalid, NotFound
 from personae.instance.limits import with_overrides
 from personae.llm.base import BACKEND_STATUS, BackendError, DoneEvent, TokenEvent
+from personae.openai_compat.schemas import (
+    AssistantMessage,
+    ChatCompletion,
+    Choice,
+    ModelList,
+    ModelOut,
+    UsageOut,
+)
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 PREFIX = "character:"
@@ -119,29 +128,31 @@ def _error(status: int, message: str, code: str) -> JSONResponse:
 
 
 @router.get("/models")
-async def models(account: CurrentAccount, db: DB) -> dict[str, Any]:
+async def models(account: CurrentAccount, db: DB) -> ModelList:
     """Characters the caller may chat with, as models."""
     rows = await list_characters(db, account, limit=200)
     blocked = await blocked_for(db, account)
     rows = [c for c in rows if c.owner_id == account.id or c.id not in blocked]
-    return {
-        "object": "list",
-        "data": [
-            {
-                "id": f"{PREFIX}{c.handle}",
-                "object": "model",
-                "created": int(c.created_at.timestamp()),
-                "owned_by": "personae",
-            }
-            for c in rows
-        ],
-    }
+    return ModelList(
+        data=[
+            ModelOut(id=f"{PREFIX}{c.handle}", created=int(c.created_at.timestamp())) for c in rows
+        ]
+    )
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post(
+    "/chat/completions",
+    response_model=None,
+    responses={
+        200: {
+            "model": ChatCompletion,
+            "description": "The completion; with `stream`, text/event-stream chunks instead.",
+        }
+    },
+)
 async def chat_completions(
     body: ChatCompletionIn, account: CurrentAccount, db: DB, state: State
-) -> JSONResponse | StreamingResponse | dict[str, Any]:
+) -> JSONResponse | StreamingResponse | ChatCompletion:
     """Chat with a character in the OpenAI format, streamed or not."""
     if not body.model.startswith(PREFIX):
         return _error(
@@ -193,20 +204,17 @@ async def chat_completions(
             done = await backend.complete(prompt.messages, params)
         except BackendError as exc:
             return _error(BACKEND_STATUS.get(exc.kind, 502), exc.message, exc.kind)
-        return {
-            "id": completion_id,
-            "object": "chat.completion",
-            "created": created,
-            "model": model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": done.text},
-                    "finish_reason": done.finish_reason,
-                }
+        return ChatCompletion(
+            id=completion_id,
+            created=created,
+            model=model,
+            choices=[
+                Choice(
+                    message=AssistantMessage(content=done.text), finish_reason=done.finish_reason
+                )
             ],
-            "usage": _usage(done),
-        }
+            usage=UsageOut.of(done),
+        )
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
@@ -234,7 +242,7 @@ async def chat_completions(
                             "created": created,
                             "model": model,
                             "choices": [],
-                            "usage": _usage(event),
+                            "usage": UsageOut.of(event).model_dump(),
                         }
                         yield f"data: {json.dumps(payload)}\n\n".encode()
         except BackendError as exc:
@@ -243,12 +251,3 @@ async def chat_completions(
         yield b"data: [DONE]\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream")
-
-
-def _usage(done: DoneEvent) -> dict[str, Any]:
-    return {
-        "prompt_tokens": done.usage.prompt_tokens,
-        "completion_tokens": done.usage.completion_tokens,
-        "total_tokens": done.usage.prompt_tokens + done.usage.completion_tokens,
-        "prompt_tokens_details": {"cached_tokens": done.usage.cached_tokens},
-    }

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
+from personae import events
 from personae.accounts.models import Account
 from personae.accounts.names import check_display_name
 from personae.characters.models import Character
-from personae.errors import Forbidden, Invalid, NotFound, TooLarge
+from personae.db import search_key as search_key  # where posts and federation take it
+from personae.errors import Forbidden, Invalid, NotFound
+from personae.images import check_image
+from personae.social.events import ProfileChanged
 from personae.social.models import SHOW_AI, Actor
 
 MAX_BIO = 2000
@@ -20,11 +23,6 @@ MAX_FIELDS = 4
 MAX_FIELD_NAME = 50
 MAX_FIELD_VALUE = 200
 MAX_DISPLAY_NAME = 100
-
-
-def search_key(identifier: str) -> int:
-    """A 63-bit integer for an id: the row's key in the SQLite full-text index."""
-    return int.from_bytes(hashlib.blake2b(identifier.encode(), digest_size=8).digest(), "big") >> 1
 
 
 async def create_person_actor(session: AsyncSession, account: Account) -> Actor:
@@ -85,7 +83,6 @@ async def person_actor(session: AsyncSession, account: Account) -> Actor:
     actor = await session.get(Actor, account.id)
     if actor is None:  # an account made before the network existed and not backfilled
         actor = await create_person_actor(session, account)
-        await session.commit()
     return actor
 
 
@@ -142,6 +139,25 @@ async def actors_by_handles(session: AsyncSession, handles: list[str]) -> dict[s
         )
     )
     return {a.handle: a for a in rows}
+
+
+async def actors_by_ids(session: AsyncSession, ids: set[str]) -> dict[str, Actor]:
+    """Actors by id, whatever their state (for lists whose rows were already filtered)."""
+    if not ids:
+        return {}
+    return {a.id: a for a in await session.scalars(select(Actor).where(Actor.id.in_(ids)))}
+
+
+async def with_avatar(session: AsyncSession, ids: set[str]) -> set[str]:
+    """The ids among `ids` of actors that have an avatar, in one query."""
+    if not ids:
+        return set()
+    # People keep their avatar on the actor; characters on the character (their card's).
+    query = union_all(
+        select(Actor.id).where(Actor.id.in_(ids), Actor.avatar_mime != ""),
+        select(Character.id).where(Character.id.in_(ids), Character.avatar_mime != ""),
+    )
+    return set((await session.execute(query)).scalars())
 
 
 def _check_fields(fields: list[Any]) -> list[dict[str, str]]:
@@ -206,23 +222,12 @@ async def update_profile(
     if locked is not None:
         actor.locked = locked
     await profile_changed(session, actor)
-    await session.commit()
     return actor
 
 
 async def profile_changed(session: AsyncSession, actor: Actor) -> None:
-    """Tell remote followers a local actor's profile changed (not committed).
-
-    Only the latest change needs to go out: the Update carries the whole profile as it is
-    when it is sent, so a pending one is replaced.
-    """
-    # Imported here: federation.outbound imports the federation documents, which import
-    # this module (remote actors are actors too).
-    from personae.federation import outbound
-
-    if outbound.is_local(actor):
-        await outbound.cancel(session, "profile.updated", actor.id)
-        await outbound.record(session, "profile.updated", actor.id)
+    """Tell the subscribers an actor's profile changed (remote followers hear of it)."""
+    await events.emit(session, ProfileChanged(actor.id, local=actor.domain is None))
 
 
 def preferences(actor: Actor) -> dict[str, Any]:
@@ -252,26 +257,29 @@ async def update_preferences(
         actor.accept_ai_replies = accept_ai_replies
     if accept_ai_mentions is not None:
         actor.accept_ai_mentions = accept_ai_mentions
-    await session.commit()
     return actor
 
 
 async def set_actor_image(
     session: AsyncSession, account: Account, actor: Actor, which: str, data: bytes
 ) -> Actor:
-    """Replace a person's avatar or any actor's header; a character's avatar is its card's."""
-    # Imported here: characters.service imports this module (to sync actors).
-    from personae.characters.service import MAX_AVATAR_BYTES, _check_image, set_avatar, sniff_image
+    """Replace a person's avatar or any actor's header; a character's avatar is its card's.
 
+    `account` operates the actor (the acting actor of its request).
+    """
     if which == "avatar" and actor.kind == "character":
-        # Recorded first: set_avatar commits, and the event must go with its change.
+        mime = check_image(data, "the avatar")
+        character = await session.scalar(
+            select(Character).where(Character.id == actor.id).options(undefer(Character.avatar))
+        )
+        if character is None or (character.owner_id != account.id and not account.is_admin):
+            raise NotFound(f"no character '{actor.id}' of yours")
+        character.avatar = data
+        character.avatar_mime = mime
+        character.revision += 1
         await profile_changed(session, actor)
-        await set_avatar(session, account, actor.id, data)
         return actor
-    if len(data) > MAX_AVATAR_BYTES:
-        raise TooLarge(f"the image is over {MAX_AVATAR_BYTES // (1024 * 1024)} MiB")
-    mime = sniff_image(data)
-    _check_image(data)
+    mime = check_image(data)
     loaded = await session.scalar(
         select(Actor)
         .where(Actor.id == actor.id)
@@ -281,7 +289,6 @@ async def set_actor_image(
     setattr(loaded, which, data)
     setattr(loaded, f"{which}_mime", mime)
     await profile_changed(session, loaded)
-    await session.commit()
     return loaded
 
 

@@ -7,11 +7,19 @@ from dataclasses import dataclass, replace
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from personae import events
 from personae.db import new_id
 from personae.errors import Conflict, Invalid, NotFound
-from personae.federation import outbound
 from personae.social.access import Viewer, actor_visible, get_visible_actor
 from personae.social.actors import require_can_publish
+from personae.social.events import (
+    Blocked,
+    FollowAccepted,
+    Followed,
+    FollowRejected,
+    Unblocked,
+    Unfollowed,
+)
 from personae.social.models import Actor, Block, Follow, Mute, Notification
 from personae.social.notifications import notify
 from personae.social.rows import insert_new
@@ -71,18 +79,16 @@ async def count_follow(
     )
 
 
-async def _accept_remote(
-    session: AsyncSession, follower: Actor, followee: Actor, row: Follow
-) -> None:
-    """A local actor accepted a remote follower: its server hears so (not committed)."""
-    if outbound.is_local(followee) and not outbound.is_local(follower):
-        await outbound.record(
-            session,
-            "follow.accepted",
-            followee.id,
-            follower.id,
-            {"uri": row.uri, "follow_id": row.id},
-        )
+def _local(actor: Actor) -> bool:
+    return actor.domain is None
+
+
+async def _accepted(session: AsyncSession, follower: Actor, followee: Actor, row: Follow) -> None:
+    """Tell the subscribers a follow stands (a remote follower's server hears so)."""
+    event = FollowAccepted(
+        row.id, follower.id, followee.id, row.uri, _local(follower), _local(followee)
+    )
+    await events.emit(session, event)
 
 
 async def follow(
@@ -109,10 +115,9 @@ async def follow(
             # new Follow is the one to answer.
             existing.uri = uri
             if existing.state == "accepted":
-                await _accept_remote(session, actor, target, existing)
-            await session.commit()
+                await _accepted(session, actor, target, existing)
         return existing
-    remote_target = outbound.is_local(actor) and not outbound.is_local(target)
+    remote_target = _local(actor) and not _local(target)
     state = "pending" if target.locked or remote_target else "accepted"
     values = {
         "id": new_id(),
@@ -126,21 +131,21 @@ async def follow(
         select(Follow).where(Follow.follower_id == actor.id, Follow.followee_id == target.id)
     )
     if not fresh:  # the same follow, sent twice at once: the first one counted it
-        await session.commit()
         if row is None:  # ... and was withdrawn again in between
             raise Conflict("the follow changed while this request ran; try again", "retry")
         return row
     assert row is not None
     if state == "accepted":
         await count_follow(session, actor.id, target.id, 1)
-        await _accept_remote(session, actor, target, row)
-    if remote_target:
-        await outbound.record(session, "follow", actor.id, target.id, {"follow_id": row.id})
-    else:
+        await _accepted(session, actor, target, row)
+    followed = Followed(
+        row.id, actor.id, target.id, state == "accepted", _local(actor), _local(target)
+    )
+    await events.emit(session, followed)
+    if not remote_target:  # a remote actor's server tells it
         await notify(
             session, target.id, "follow" if state == "accepted" else "follow_request", actor.id
         )
-    await session.commit()
     return row
 
 
@@ -176,39 +181,22 @@ async def _drop_follow(session: AsyncSession, follower_id: str, followee_id: str
     return row
 
 
-async def _undo_follow(session: AsyncSession, actor: Actor, target: Actor, row: Follow) -> None:
-    """A local actor stopped following a remote one: its server hears so (not committed)."""
-    if outbound.is_local(target) or not outbound.is_local(actor):
-        return
-    if await outbound.cancel(session, "follow", actor.id, target.id):
-        return  # the Follow was never sent, so there is nothing to undo
-    payload = {"follow_id": row.id, "uri": row.uri}
-    await outbound.record(session, "unfollow", actor.id, target.id, payload)
-
-
 async def unfollow(session: AsyncSession, viewer: Viewer, handle: str) -> None:
     """Stop following (or withdraw a request). Idempotent."""
     actor = viewer.require_actor()
     target = await get_visible_actor(session, viewer, handle)
     row = await _drop_follow(session, actor.id, target.id)
     if row is not None:
-        await _undo_follow(session, actor, target, row)
-    await session.commit()
+        event = Unfollowed(row.id, actor.id, target.id, row.uri, _local(actor), _local(target))
+        await events.emit(session, event)
 
 
-async def _reject_remote(
-    session: AsyncSession, followee: Actor, follower: Actor, row: Follow
-) -> None:
-    """A local actor turned a remote follower away: its server hears so (not committed)."""
-    if outbound.is_local(followee) and not outbound.is_local(follower):
-        await outbound.cancel(session, "follow.accepted", followee.id, follower.id)
-        await outbound.record(
-            session,
-            "follow.rejected",
-            followee.id,
-            follower.id,
-            {"uri": row.uri, "follow_id": row.id},
-        )
+async def _rejected(session: AsyncSession, followee: Actor, follower: Actor, row: Follow) -> None:
+    """Tell the subscribers the followee turned a follower away."""
+    event = FollowRejected(
+        row.id, follower.id, followee.id, row.uri, _local(follower), _local(followee)
+    )
+    await events.emit(session, event)
 
 
 async def follow_requests(
@@ -269,7 +257,6 @@ async def answer_request(session: AsyncSession, viewer: Viewer, handle: str, acc
             delete(Follow).where(pending).execution_options(synchronize_session=False)
         )
     if not getattr(changed, "rowcount", 0):
-        await session.commit()
         return
     await session.execute(
         delete(Notification).where(
@@ -282,11 +269,10 @@ async def answer_request(session: AsyncSession, viewer: Viewer, handle: str, acc
         row.state = "accepted"
         await count_follow(session, requester.id, actor.id, 1)
         await notify(session, actor.id, "follow", requester.id)
-        await _accept_remote(session, requester, actor, row)
+        await _accepted(session, requester, actor, row)
     else:
-        await _reject_remote(session, actor, requester, row)
+        await _rejected(session, actor, requester, row)
         session.expunge(row)
-    await session.commit()
 
 
 async def remove_follower(session: AsyncSession, viewer: Viewer, handle: str) -> None:
@@ -295,8 +281,7 @@ async def remove_follower(session: AsyncSession, viewer: Viewer, handle: str) ->
     follower = await get_visible_actor(session, viewer, handle)
     row = await _drop_follow(session, follower.id, actor.id)
     if row is not None:
-        await _reject_remote(session, actor, follower, row)
-    await session.commit()
+        await _rejected(session, actor, follower, row)
 
 
 async def list_follows(
@@ -363,9 +348,8 @@ async def block(session: AsyncSession, viewer: Viewer, handle: str) -> None:
                 )
             )
         )
-        if outbound.is_local(actor) and not outbound.is_local(target):
-            await outbound.record(session, "block", actor.id, target.id, {"block_id": block_id})
-    await session.commit()
+        event = Blocked(block_id, actor.id, target.id, _local(actor), _local(target))
+        await events.emit(session, event)
 
 
 async def _target_of(session: AsyncSession, viewer: Viewer, handle: str, kind: str) -> Actor:
@@ -398,10 +382,9 @@ async def unblock(session: AsyncSession, viewer: Viewer, handle: str) -> None:
             .execution_options(synchronize_session=False)
         )
     ).scalar()
-    sent = block_id is not None and outbound.is_local(actor) and not outbound.is_local(target)
-    if sent and not await outbound.cancel(session, "block", actor.id, target.id):
-        await outbound.record(session, "unblock", actor.id, target.id, {"block_id": block_id})
-    await session.commit()
+    if block_id is not None:
+        event = Unblocked(block_id, actor.id, target.id, _local(actor), _local(target))
+        await events.emit(session, event)
 
 
 async def mute(session: AsyncSession, viewer: Viewer, handle: str) -> None:
@@ -412,7 +395,6 @@ async def mute(session: AsyncSession, viewer: Viewer, handle: str) -> None:
         raise Invalid("an actor cannot mute itself", code="self_mute")
     values = {"id": new_id(), "muter_id": actor.id, "muted_id": target.id}
     await insert_new(session, Mute, values, ("muter_id", "muted_id"))
-    await session.commit()
 
 
 async def unmute(session: AsyncSession, viewer: Viewer, handle: str) -> None:
@@ -420,7 +402,6 @@ async def unmute(session: AsyncSession, viewer: Viewer, handle: str) -> None:
     actor = viewer.require_actor()
     target = await _target_of(session, viewer, handle, "mute")
     await session.execute(delete(Mute).where(Mute.muter_id == actor.id, Mute.muted_id == target.id))
-    await session.commit()
 
 
 async def list_blocks_or_mutes(

@@ -21,8 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from personae.accounts.names import lookalike_digest
 from personae.db import Base, IdMixin, JSONList, utcnow
+from personae.lookalikes import lookalike_digest
 
 ACTOR_KINDS = ("person", "character")
 POST_VISIBILITIES = ("public", "unlisted", "followers", "direct")
@@ -88,7 +88,7 @@ class Actor(Base):
     search_key: Mapped[int] = mapped_column(BigInteger, unique=True)
     # Digests of what the handle and display name look like (UTS #39 skeleton, any case),
     # kept by the events below, so a look-alike of anyone's name is one indexed lookup
-    # away (accounts/names.py).
+    # away (lookalikes.py).
     handle_skeleton: Mapped[str | None] = mapped_column(String(32), index=True, default=None)
     name_skeleton: Mapped[str | None] = mapped_column(String(32), index=True, default=None)
 

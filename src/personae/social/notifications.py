@@ -97,5 +97,4 @@ async def mark_read(session: AsyncSession, viewer: Viewer, up_to_id: str | None 
     if up_to_id:
         statement = statement.where(Notification.id <= up_to_id)
     result = await session.execute(statement.values(read=True))
-    await session.commit()
     return int(getattr(result, "rowcount", 0) or 0)

@@ -7,9 +7,9 @@ import re
 from sqlalchemy import Select, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from personae.db import new_id, utcnow
+from personae import events
+from personae.db import new_id
 from personae.errors import Conflict, Forbidden, Invalid, NotFound
-from personae.federation import outbound
 from personae.social import text as post_text
 from personae.social.access import (
     Viewer,
@@ -17,18 +17,13 @@ from personae.social.access import (
     check_ai_may_mention,
     check_ai_may_reply,
     get_visible_post,
+    visible_posts,
 )
 from personae.social.actors import actors_by_handles, require_can_publish, search_key
-from personae.social.models import (
-    POST_VISIBILITIES,
-    Actor,
-    Like,
-    Post,
-    PostEdit,
-    PostMention,
-    PostTag,
-)
+from personae.social.events import Liked, PostDeleted, Reposted, Unliked, Unreposted
+from personae.social.models import POST_VISIBILITIES, Actor, Like, Post, PostEdit, PostMention
 from personae.social.notifications import notify
+from personae.social.post_store import insert_post, update_post
 from personae.social.rows import insert_new
 
 MAX_POST_CHARS = 3000
@@ -131,53 +126,23 @@ async def create_post(
     mentioned, tags = await _addressees(
         session, viewer, author, text, parent.author_id if parent else None
     )
-    post_id = post_id or new_id()
-    post = Post(
-        id=post_id,
-        author_id=author.id,
+    post = await insert_post(
+        session,
+        author,
         text=text,
         content_html=_render(text, mentioned),
         content_warning=content_warning,
         language=language,
         visibility=visibility,
-        is_reply=parent is not None,
-        in_reply_to_id=parent.id if parent else None,
-        reply_to_author_id=parent.author_id if parent else None,
-        root_id=parent.root_id if parent else post_id,
-        quote_of_id=quoted.id if quoted else None,
-        origin_author_id=author.id,
-        author_is_ai=author.is_ai,
-        origin_is_ai=author.is_ai,
-        search_key=search_key(post_id),
+        parent=parent,
+        quoted=quoted,
+        addressed=[a.id for a in mentioned.values()],
+        mentioned=[a.id for a in mentioned.values()],
+        tags=tags,
+        blocked=viewer.blocked,
+        post_id=post_id,
     )
-    session.add(post)
-    await session.flush()
-    addressed = {a.id for a in mentioned.values()}
-    if parent_author is not None and parent_author.id not in viewer.blocked:
-        addressed.add(parent_author.id)  # the parent's author can always read a reply
-    addressed.discard(author.id)
-    session.add_all(PostMention(post_id=post_id, actor_id=a) for a in sorted(addressed))
-    session.add_all(PostTag(tag=t, post_id=post_id) for t in tags)
-    await session.execute(
-        update(Actor).where(Actor.id == author.id).values(posts_count=Actor.posts_count + 1)
-    )
-    if parent is not None:
-        await session.execute(
-            update(Post).where(Post.id == parent.id).values(replies_count=Post.replies_count + 1)
-        )
-        await notify(session, parent.author_id, "reply", author.id, post_id)
-    if quoted is not None:
-        await session.execute(
-            update(Post).where(Post.id == quoted.id).values(quotes_count=Post.quotes_count + 1)
-        )
-        if visibility in ("public", "unlisted") or quoted.author_id in addressed:
-            await notify(session, quoted.author_id, "quote", author.id, post_id)
-    for target in mentioned.values():
-        if parent is None or target.id != parent.author_id:
-            await notify(session, target.id, "mention", author.id, post_id)
-    if outbound.is_local(author):
-        await outbound.record(session, "post.created", author.id, post_id)
-    await session.commit()
+    assert post is not None  # a local post has no uri to be stored twice under
     return post
 
 
@@ -215,37 +180,26 @@ async def edit_post(
     mentioned, tags = await _addressees(
         session, edit_viewer, author, new_text, post.reply_to_author_id
     )
-    session.add(
-        PostEdit(
-            post_id=post.id,
-            text=post.text,
-            content_warning=post.content_warning,
-            language=post.language,
-        )
+    ids = [a.id for a in mentioned.values()]
+    return await update_post(
+        session,
+        post,
+        text=new_text,
+        content_html=_render(new_text, mentioned),
+        content_warning=new_cw,
+        language=new_language,
+        addressed=ids,
+        mentioned=ids,
+        tags=tags,
+        local=author.domain is None,
     )
-    existing = set(
-        await session.scalars(select(PostMention.actor_id).where(PostMention.post_id == post.id))
-    )
-    for target in mentioned.values():
-        if target.id not in existing and target.id != author.id:
-            session.add(PostMention(post_id=post.id, actor_id=target.id))
-            await notify(session, target.id, "mention", author.id, post.id)
-    await session.execute(delete(PostTag).where(PostTag.post_id == post.id))
-    session.add_all(PostTag(tag=t, post_id=post.id) for t in tags)
-    post.text = new_text
-    post.content_html = _render(new_text, mentioned)
-    post.content_warning = new_cw
-    post.language = new_language
-    post.edited_at = utcnow()
-    if outbound.is_local(author):
-        # One event per post is enough: a Create not sent yet (or the latest Update)
-        # reads the post as it is when it is expanded.
-        await outbound.cancel(session, "post.updated", author.id, post.id)
-        unsent = await outbound.cancel(session, "post.created", author.id, post.id)
-        kind = "post.created" if unsent else "post.updated"
-        await outbound.record(session, kind, author.id, post.id)
-    await session.commit()
-    return post
+
+
+async def visible_by_ids(session: AsyncSession, viewer: Viewer, ids: set[str]) -> list[Post]:
+    """The posts among `ids` the viewer may see (others are left out, never an error)."""
+    if not ids:
+        return []
+    return list(await session.scalars(select(Post).where(Post.id.in_(ids), visible_posts(viewer))))
 
 
 async def post_history(session: AsyncSession, viewer: Viewer, post_id: str) -> list[PostEdit]:
@@ -269,44 +223,24 @@ async def delete_post(session: AsyncSession, viewer: Viewer, post_id: str) -> No
     # A concurrent delete of the same post may win: then this one removes nothing and
     # still answers as it did (the post is gone, as asked).
     await remove_post(session, post)
-    await session.commit()
 
 
-async def _record_removal(
+async def _removed(
     session: AsyncSession, post: Post, author: Actor | None, addressed: list[str]
 ) -> None:
-    """Tell remote servers a local post (or repost) is gone, unless they never heard of it."""
-    if author is None or not outbound.is_local(author):
+    """Tell the subscribers a post (or repost) is gone, with what they cannot read any more."""
+    if author is None:
         return
-    if not await outbound.federating(session):
-        return  # nobody remote could have heard of it (spares the lookups below)
+    local = author.domain is None
     if post.repost_of_id:
-        if await outbound.cancel(session, "repost", author.id, post.id):
-            return
-        original = await session.get(Post, post.repost_of_id)
-        await outbound.record(
-            session,
-            "unrepost",
-            author.id,
-            post.id,
-            {
-                "original_id": post.repost_of_id,
-                "original_author_id": original.author_id if original else None,
-                "original_uri": original.uri if original else None,
-                "handle": author.handle,
-            },
+        event: Unreposted | PostDeleted = Unreposted(
+            post.id, author.id, post.repost_of_id, local, author.handle
         )
-        return
-    await outbound.cancel(session, "post.updated", author.id, post.id)
-    if await outbound.cancel(session, "post.created", author.id, post.id):
-        return
-    await outbound.record(
-        session,
-        "post.deleted",
-        author.id,
-        post.id,
-        {"handle": author.handle, "visibility": post.visibility, "addressed": sorted(addressed)},
-    )
+    else:
+        event = PostDeleted(
+            post.id, author.id, local, author.handle, post.visibility, tuple(sorted(addressed))
+        )
+    await events.emit(session, event)
 
 
 async def remove_post(session: AsyncSession, post: Post) -> bool:
@@ -324,7 +258,7 @@ async def remove_post(session: AsyncSession, post: Post) -> bool:
     removed = await session.execute(delete(Post).where(Post.id == post.id))
     if not getattr(removed, "rowcount", 0):
         return False
-    await _record_removal(session, post, author, addressed)
+    await _removed(session, post, author, addressed)
     if post.repost_of_id:
         await session.execute(
             update(Post)
@@ -370,9 +304,7 @@ async def like(session: AsyncSession, viewer: Viewer, post_id: str) -> Post:
             update(Post).where(Post.id == post.id).values(likes_count=Post.likes_count + 1)
         )
         await notify(session, post.author_id, "like", actor.id, post.id)
-        if outbound.is_local(actor):
-            await outbound.record(session, "like", actor.id, post.id, {"like_id": like_id})
-    await session.commit()
+        await events.emit(session, Liked(post.id, actor.id, like_id, actor.domain is None))
     await session.refresh(post)  # the count as it is now, whichever request added the like
     return post
 
@@ -391,10 +323,7 @@ async def unlike(session: AsyncSession, viewer: Viewer, post_id: str) -> Post:
         await session.execute(
             update(Post).where(Post.id == post.id).values(likes_count=Post.likes_count - 1)
         )
-        sent = outbound.is_local(actor) and like_id is not None
-        if sent and not await outbound.cancel(session, "like", actor.id, post.id):
-            await outbound.record(session, "unlike", actor.id, post.id, {"like_id": like_id})
-    await session.commit()
+        await events.emit(session, Unliked(post.id, actor.id, like_id, actor.domain is None))
     await session.refresh(post)
     return post
 
@@ -430,7 +359,6 @@ async def repost(session: AsyncSession, viewer: Viewer, post_id: str) -> Post:
     if not await insert_new(session, Post, values, ("repost_of_id", "author_id")):
         # A concurrent repost of the same post by the same actor won: it is done already.
         found = await session.scalar(_mine(original.id, actor.id))
-        await session.commit()
         if found is None:  # ... and was undone again in between
             raise Conflict("the repost changed while this request ran; try again", "retry")
         return found
@@ -438,11 +366,11 @@ async def repost(session: AsyncSession, viewer: Viewer, post_id: str) -> Post:
         update(Post).where(Post.id == original.id).values(reposts_count=Post.reposts_count + 1)
     )
     await notify(session, original.author_id, "repost", actor.id, original.id)
-    if outbound.is_local(actor):
-        await outbound.record(session, "repost", actor.id, repost_id, {"original_id": original.id})
+    await events.emit(
+        session, Reposted(repost_id, actor.id, original.id, local=actor.domain is None)
+    )
     shared = await session.get(Post, repost_id)
     assert shared is not None
-    await session.commit()
     return shared
 
 
@@ -453,6 +381,5 @@ async def unrepost(session: AsyncSession, viewer: Viewer, post_id: str) -> Post:
     mine = await session.scalar(_mine(original.id, actor.id))
     if mine is not None:
         await remove_post(session, mine)  # counts only if this request removed it
-        await session.commit()
     await session.refresh(original)
     return original

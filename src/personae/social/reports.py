@@ -68,7 +68,7 @@ async def create_report(
         comment=comment,
     )
     session.add(report)
-    await session.commit()
+    await session.flush()
     return report
 
 
@@ -131,7 +131,7 @@ async def resolve_report(
     report.resolved_by_id = admin.id
     report.resolution = f"{action}: {note}" if note else action
     report.resolved_at = utcnow()
-    await session.commit()
+    await session.flush()
     return report
 
 
@@ -146,5 +146,5 @@ async def set_suspended(
     if target is None:
         raise NotFound(f"no actor '@{handle}'")
     target.suspended = suspended
-    await session.commit()
+    await session.flush()
     return target

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from personae.db import check_cursor as check_cursor  # every list pages by id cursor
 from personae.errors import Invalid
 from personae.social.access import (
     Viewer,
@@ -28,7 +29,6 @@ PAGE_MAX = 40
 # Home windows in days: narrow first; the last is "everything".
 HOME_WINDOWS_DAYS = (1, 7, 30, 365, None)
 THREAD_MAX = 5000
-ID_RE_LENGTH = 32
 
 
 @dataclass(frozen=True)
@@ -42,15 +42,6 @@ class Page:
 def clamp_limit(limit: int) -> int:
     """Page sizes from 1 to PAGE_MAX."""
     return max(1, min(int(limit), PAGE_MAX))
-
-
-def check_cursor(cursor: str | None) -> str | None:
-    """Id cursors are 32 lower-case hex digits; anything else is a clear 422."""
-    if cursor is None or cursor == "":
-        return None
-    if len(cursor) != ID_RE_LENGTH or any(c not in "0123456789abcdef" for c in cursor):
-        raise Invalid("cursor must be a value returned as next_cursor", code="bad_cursor")
-    return cursor
 
 
 def id_at(seconds: float) -> str:

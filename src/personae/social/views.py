@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from personae.accounts.models import Account
 from personae.social.access import Viewer, visible_posts
 from personae.social.graph import Relationship
-from personae.social.models import Actor, Like, Post, PostMention, PostTag
+from personae.social.models import Actor, Like, Notification, Post, PostMention, PostTag
 
 
 def ai_label(actor: Actor, operator: str | None) -> str | None:
@@ -201,3 +201,36 @@ async def render_posts(
         return out
 
     return [one(p) for p in posts]
+
+
+async def actor_handles(session: AsyncSession, ids: set[str]) -> dict[str, str]:
+    """Handles of actors by id (ids of actors that are gone are left out)."""
+    if not ids:
+        return {}
+    rows = await session.execute(select(Actor.id, Actor.handle).where(Actor.id.in_(sorted(ids))))
+    return {ident: handle for ident, handle in rows}
+
+
+async def render_notifications(
+    session: AsyncSession, viewer: Viewer, rows: list[Notification]
+) -> list[dict[str, Any]]:
+    """API forms of notifications, with who acted and the post (if the viewer may see it)."""
+    actors = await load_actors(session, {n.actor_id for n in rows})
+    post_ids = sorted({n.post_id for n in rows if n.post_id})
+    posts: dict[str, dict[str, Any]] = {}
+    if post_ids:
+        found = list(await session.scalars(select(Post).where(Post.id.in_(post_ids))))
+        posts = {p["id"]: p for p in await render_posts(session, viewer, found)}
+    listed = [pair[0] for pair in actors.values()]
+    summaries = {a.id: s for a, s in zip(listed, await render_actors(session, listed), strict=True)}
+    return [
+        {
+            "id": n.id,
+            "kind": n.kind,
+            "created_at": n.created_at.isoformat(),
+            "read": n.read,
+            "actor": summaries.get(n.actor_id),
+            "post": posts.get(n.post_id) if n.post_id else None,
+        }
+        for n in rows
+    ]

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.accounts.models import Account
@@ -17,11 +16,12 @@ from personae.errors import DomainError, Invalid
 from personae.instance import backends, limits
 from personae.instance.admin import require_admin
 from personae.social import reports
-from personae.social.models import Actor, Report
+from personae.social.actors import actors_by_ids
+from personae.social.models import Report
 from personae.state import AppState
+from personae.web.common import PageAccount
 from personae.web.guard import PageRoute
 from personae.web.pages import render
-from personae.web.routes import PageAccount
 from personae.web.tabbed import TabbedArea, back, checked, undo
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -165,8 +165,7 @@ async def set_default(db: DB, state: State, account: PageAccount, name: TextFiel
 async def report_views(db: AsyncSession, rows: list[Report]) -> list[dict[str, Any]]:
     """Reports with who reported whom, for the queue."""
     ids = {r.target_id for r in rows} | {r.reporter_id for r in rows}
-    found = await db.scalars(select(Actor).where(Actor.id.in_(ids)))
-    by_id = {a.id: a for a in found}
+    by_id = await actors_by_ids(db, ids)
     views = []
     for report in rows:
         target, reporter = by_id.get(report.target_id), by_id.get(report.reporter_id)

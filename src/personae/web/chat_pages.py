@@ -8,11 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
 from personae.accounts import service as accounts
-from personae.characters.models import Character
 from personae.chat import access as chat_access
+from personae.chat import participants
 from personae.chat import service as chats
 from personae.chat.models import Conversation
 from personae.deps import DB, CurrentAccount, State
@@ -69,17 +68,14 @@ def _back_to(next_url: str, fallback: str) -> str:
 
 async def conversation_rows(db: DB, conversations: list[Conversation]) -> list[ConversationRow]:
     """View rows for conversations (characters and last messages in two queries)."""
-    ids = {c.character_id for c in conversations}
-    characters: dict[str, Character] = {}
-    if ids:
-        found = await db.scalars(select(Character).where(Character.id.in_(ids)))
-        characters = {c.id: c for c in found}
+    pairings = await participants.pairings(db, conversations)
     leaves = await chats.shown_leaves(db, conversations)
     rows = []
     for conversation in conversations:
-        character = characters.get(conversation.character_id)
-        if character is None:
+        pairing = pairings.get(conversation.id)
+        if pairing is None:
             continue
+        character = pairing.character
         leaf = leaves.get(conversation.id)
         rows.append(
             ConversationRow(
@@ -135,11 +131,12 @@ async def chat_page(
 ) -> Response:
     """A conversation of the viewer's, with the box to write the next message."""
     conversation = await chats.get_conversation(db, account, conversation_id)
-    character = await db.get(Character, conversation.character_id)
-    if character is None:
+    pairing = await participants.pairing_of(db, conversation)
+    if pairing is None:
         raise NotFound("the character of this conversation no longer exists")
+    character = pairing.character
     personas = await accounts.list_personas(db, account)
-    persona_id = conversation.persona_id or (personas[0].id if personas else "")
+    persona_id = pairing.persona_id or (personas[0].id if personas else "")
     context = {
         "viewer": Viewer.of(account),
         "active": "chats",

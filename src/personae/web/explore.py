@@ -19,11 +19,10 @@ from personae.social.access import get_visible_actor, viewer_for
 from personae.social.actors import find_actor
 from personae.social.graph import Relationship
 from personae.social.views import render_posts
+from personae.web.actors import actor_rows, actor_view, avatars
+from personae.web.common import Cursor, PageAccount, is_htmx, page_context
 from personae.web.guard import PageRoute
 from personae.web.pages import render
-from personae.web.profiles import actor_rows, actor_view, avatars, is_htmx
-from personae.web.routes import PageAccount
-from personae.web.social_pages import Cursor, page_context
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 Tab = Literal["characters", "trending", "people", "posts"]

@@ -8,34 +8,31 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.sse import EventSourceResponse, format_sse_event
-from sqlalchemy import select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from personae import sse
 from personae.accounts import service as accounts
 from personae.accounts.models import Account
-from personae.characters.models import Character
 from personae.deps import DB, State, request_token
 from personae.social import ranking, timelines
 from personae.social.access import Viewer as SocialViewer
 from personae.social.access import viewer_for
-from personae.social.models import Actor, Post
-from personae.social.views import render_posts
+from personae.social.models import Post
 from personae.web import i18n
+from personae.web.cards import cards, me_of
+from personae.web.common import Cursor, PageAccount, is_htmx, page_url
 from personae.web.guard import PageRoute
 from personae.web.pages import render, templates
-from personae.web.routes import PageAccount
 from personae.web.views import Viewer
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
-Cursor = Annotated[str | None, Query(max_length=200)]
 After = Annotated[str | None, Query(max_length=32)]
 
 # The stream polls the database rather than listening for in-process events: posts
@@ -62,60 +59,6 @@ class PageLike(Protocol):
 
 
 Loader = Callable[[AsyncSession, SocialViewer, str | None], Awaitable[PageLike]]
-
-
-def me_of(viewer: SocialViewer) -> dict[str, Any] | None:
-    """What post cards need to know about the viewer (who they are, what they answer for)."""
-    if viewer.actor is None:
-        return None
-    return {"handle": viewer.actor.handle, "ids": list(viewer.identities)}
-
-
-def _authors(cards: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every author summary in rendered posts, embedded reposts and quotes included."""
-    found: list[dict[str, Any]] = []
-    for card in cards:
-        if card.get("author"):
-            found.append(card["author"])
-        for inner in (card.get("repost_of"), card.get("quote")):
-            if inner:
-                found += _authors([inner])
-    return found
-
-
-async def mark_avatars(session: AsyncSession, cards: Sequence[dict[str, Any]]) -> None:
-    """Set `has_avatar` on every author, so cards show an image only where there is one."""
-    authors = _authors(cards)
-    ids = sorted({a["id"] for a in authors})
-    if not ids:
-        return
-    # People keep their avatar on the actor; characters on the character (their card's).
-    query = union_all(
-        select(Actor.id).where(Actor.id.in_(ids), Actor.avatar_mime != ""),
-        select(Character.id).where(Character.id.in_(ids), Character.avatar_mime != ""),
-    )
-    with_avatar = set((await session.execute(query)).scalars())
-    for author in authors:
-        author["has_avatar"] = author["id"] in with_avatar
-
-
-async def cards(
-    session: AsyncSession, viewer: SocialViewer, posts: list[Post]
-) -> list[dict[str, Any]]:
-    """Posts as the cards show them: the API's form, plus whether each author has an avatar."""
-    rendered = await render_posts(session, viewer, posts)
-    await mark_avatars(session, rendered)
-    return rendered
-
-
-def is_htmx(request: Request) -> bool:
-    """Whether htmx sent the request (it then wants a fragment, not a page)."""
-    return request.headers.get("hx-request") == "true"
-
-
-def page_url(path: str, cursor: str | None) -> str | None:
-    """The address of the next page of a list, or None at its end."""
-    return f"{path}?cursor={quote(cursor, safe='')}" if cursor else None
 
 
 @dataclass(frozen=True)
@@ -284,7 +227,7 @@ async def new_posts(
     assert feed.load is not None
     sessions = request.app.state.personae.sessions
     started = last_sent = time.monotonic()
-    yield format_sse_event(retry=3000, comment="stream open")
+    yield sse.frame(retry=3000, comment="stream open")
     while time.monotonic() - started < STREAM_LIFETIME_S:
         if await request.is_disconnected():
             return
@@ -302,10 +245,10 @@ async def new_posts(
         for post in rendered:
             after = post["id"]
             html = _card_html(request, post, me)
-            yield format_sse_event(event="post", id=post["id"], data_str=html)
+            yield sse.frame(event="post", id=post["id"], data=html)
             last_sent = time.monotonic()
         if time.monotonic() - last_sent > STREAM_KEEPALIVE_S:
-            yield format_sse_event(comment="keepalive")
+            yield sse.frame(comment="keepalive")
             last_sent = time.monotonic()
         await asyncio.sleep(STREAM_POLL_S)
 
@@ -321,10 +264,7 @@ async def stream_response(
     if not start:
         # Nothing shown yet: start from now, so an empty page does not get the backlog.
         start = timelines.id_at(time.time())
-    return EventSourceResponse(
-        new_posts(request, account_id, feed, start),
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return sse.stream(new_posts(request, account_id, feed, start))
 
 
 LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)]

@@ -6,20 +6,19 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.deps import DB
 from personae.social import graph, notifications, timelines
+from personae.social import posts as social_posts
 from personae.social.access import Viewer as SocialViewer
-from personae.social.access import viewer_for, visible_posts
-from personae.social.models import Notification, Post
+from personae.social.access import viewer_for
+from personae.social.models import Notification
 from personae.social.views import load_actors, render_posts
+from personae.web.actors import actor_view, avatars
+from personae.web.common import Cursor, PageAccount, is_htmx, next_page_url, page_context
 from personae.web.guard import PageRoute
 from personae.web.pages import PAGE_HEADERS, render
-from personae.web.profiles import actor_view, avatars, is_htmx
-from personae.web.routes import PageAccount
-from personae.web.social_pages import Cursor, next_page_url, page_context
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 PAGE = 20
@@ -46,8 +45,8 @@ async def notification_items(
     if post_ids:
         # The list already keeps only notifications whose post the viewer may see;
         # the same rule is applied here so nothing else slips into the page.
-        found = await db.scalars(select(Post).where(Post.id.in_(post_ids), visible_posts(viewer)))
-        posts = {p["id"]: p for p in await render_posts(db, viewer, list(found))}
+        found = await social_posts.visible_by_ids(db, viewer, set(post_ids))
+        posts = {p["id"]: p for p in await render_posts(db, viewer, found)}
     items = []
     for n in rows:
         if n.actor_id not in actors:

@@ -7,14 +7,11 @@ form post with a redirect back, so the page works without JavaScript too.
 
 from __future__ import annotations
 
-import re
-import zlib
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.accounts.models import Account
@@ -27,14 +24,20 @@ from personae.social.access import Viewer as SocialViewer
 from personae.social.access import get_visible_actor, viewer_for
 from personae.social.graph import Relationship
 from personae.social.models import Actor
-from personae.social.views import actor_profile, load_actors, render_posts
+from personae.social.views import load_actors, render_posts
+from personae.web.actors import actor_rows, actor_view, avatars
+from personae.web.common import (
+    Cursor,
+    PageAccount,
+    canonical,
+    is_htmx,
+    next_page_url,
+    page_context,
+)
 from personae.web.guard import PageRoute
 from personae.web.pages import render
-from personae.web.routes import PageAccount
-from personae.web.social_pages import Cursor, canonical, next_page_url, page_context
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
-HUES = 8
 LIST_PAGE = 40
 Action = Literal["follow", "unfollow", "block", "unblock", "mute", "unmute"]
 # Room for a remote actor's `user@domain` (64-character user, 253-character domain, port).
@@ -49,80 +52,6 @@ REPORT_REASONS = {
     "illegal": "Something illegal",
     "other": "Something else",
 }
-
-
-def is_htmx(request: Request) -> bool:
-    """Whether htmx sent the request (it then wants a fragment, not a page)."""
-    return request.headers.get("hx-request") == "true"
-
-
-def hue(handle: str) -> int:
-    """A stable colour (one of HUES classes) for an actor without an avatar."""
-    return zlib.crc32(handle.encode()) % HUES
-
-
-def dom_id(handle: str) -> str:
-    """A handle made safe for an HTML id and a CSS selector (htmx targets).
-
-    Local handles are already safe and stay as they are; a remote `user@domain` gets `-`
-    for its `@`, `.` and `:`, which no local handle contains, so the two never clash.
-    """
-    return re.sub(r"[^A-Za-z0-9_]", "-", handle)
-
-
-def actor_view(
-    actor: Actor,
-    operator: Account | None,
-    viewer: SocialViewer,
-    relationship: Relationship | None = None,
-    has_avatar: bool = False,
-) -> dict[str, Any]:
-    """An actor as the templates show it: the API's profile plus what the page needs."""
-    out = actor_profile(actor, operator, relationship or Relationship())
-    out.update(
-        has_avatar=has_avatar,
-        has_header=bool(actor.header_mime),
-        initial=(actor.display_name or actor.handle)[:1].upper(),
-        hue=hue(actor.handle),
-        dom_id=dom_id(actor.handle),
-        is_self=actor.id == viewer.actor_id,
-        own=viewer.account is not None and actor.operator_id == viewer.account.id,
-        signed_in=viewer.actor is not None,
-    )
-    return out
-
-
-async def avatars(session: AsyncSession, actors: list[Actor]) -> set[str]:
-    """Ids of the actors that have an avatar (a character's is its card's), in one query."""
-    found = {a.id for a in actors if a.kind == "person" and a.avatar_mime}
-    characters = [a.id for a in actors if a.kind == "character"]
-    if characters:
-        rows = await session.scalars(
-            select(Character.id).where(Character.id.in_(characters), Character.avatar_mime != "")
-        )
-        found.update(rows)
-    return found
-
-
-async def actor_rows(
-    session: AsyncSession, viewer: SocialViewer, actors: list[Actor]
-) -> list[dict[str, Any]]:
-    """Views of several actors with the viewer's follow state toward each (for lists)."""
-    loaded = await load_actors(session, {a.id for a in actors})
-    states = await directory.follow_states(session, viewer, [a.id for a in actors])
-    pictured = await avatars(session, actors)
-    return [
-        actor_view(
-            a,
-            loaded[a.id][1] if a.id in loaded else None,
-            viewer,
-            Relationship(
-                following=states.get(a.id) == "accepted", requested=states.get(a.id) == "pending"
-            ),
-            a.id in pictured,
-        )
-        for a in actors
-    ]
 
 
 async def full_view(session: AsyncSession, viewer: SocialViewer, actor: Actor) -> dict[str, Any]:

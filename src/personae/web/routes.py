@@ -4,35 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 
 from personae.accounts import service as accounts
 from personae.accounts import signin
 from personae.accounts.models import Account
-from personae.deps import DB, SESSION_COOKIE, State, client_address, request_token
+from personae.deps import DB, SESSION_COOKIE, State, client_address
 from personae.errors import DomainError
 from personae.state import AppState
+from personae.web.common import PageAccount
 from personae.web.guard import PageRoute
-from personae.web.pages import STATIC_DIR, render
+from personae.web.pages import render
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 TextField = Annotated[str, Form()]
-
-
-def mount_static(app: FastAPI) -> None:
-    """Serve the pages' CSS and JavaScript at /static."""
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-
-
-async def page_account(request: Request, db: DB) -> Account | None:
-    """The signed-in account, or None: on a page a stale cookie means signed out, not an error."""
-    token = request_token(request)
-    return await accounts.account_for_token(db, token) if token else None
-
-
-PageAccount = Annotated[Account | None, Depends(page_account)]
 
 
 def start_page(
@@ -80,7 +66,9 @@ async def log_in(
     """Check the log-in form and start a session (throttled as the JSON API is)."""
     limits = signin.SignInLimits.from_settings(state.settings)
     try:
-        account = await signin.log_in(db, username, password, client_address(request), limits)
+        account = await signin.log_in(
+            db, state.sessions, username, password, client_address(request), limits
+        )
     except DomainError as exc:
         errors = {"login": exc.message}
         page = start_page(request, exc.status_code, errors, {"login": username})
@@ -102,7 +90,13 @@ async def sign_up(
     limits = signin.SignInLimits.from_settings(state.settings)
     try:
         account = await signin.sign_up(
-            db, username, password, display_name.strip(), client_address(request), limits
+            db,
+            state.sessions,
+            username,
+            password,
+            display_name.strip(),
+            client_address(request),
+            limits,
         )
     except DomainError as exc:
         values = {"signup": username, "display_name": display_name}

@@ -14,14 +14,14 @@ from fastapi.responses import RedirectResponse, Response
 
 from personae.accounts import service as accounts
 from personae.accounts.models import Account
-from personae.agents import memory_people
-from personae.characters.routes import read_upload
 from personae.deps import DB, SESSION_COOKIE, State, request_token
 from personae.errors import DomainError, Invalid, Unauthorized
+from personae.memory import people as memory_people
 from personae.social import actors, graph
 from personae.social.access import viewer_for
+from personae.uploads import read_upload
+from personae.web.common import PageAccount
 from personae.web.guard import PageRoute
-from personae.web.routes import PageAccount
 from personae.web.tabbed import TabbedArea, back, checked, undo
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)

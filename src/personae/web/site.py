@@ -8,6 +8,8 @@ from fastapi import FastAPI
 def include_pages(app: FastAPI) -> None:
     """Add the HTML pages (each area is its own module) and /static to the app."""
     # Imported here: building the app, not importing this module, is what loads the pages.
+    from fastapi.staticfiles import StaticFiles
+
     from personae.web import (
         admin_pages,
         chat_pages,
@@ -20,7 +22,10 @@ def include_pages(app: FastAPI) -> None:
         settings_pages,
         social_pages,
         studio,
+        studio_agents,
+        studio_editor,
     )
+    from personae.web.pages import STATIC_DIR
 
     for module in (
         routes,
@@ -31,10 +36,13 @@ def include_pages(app: FastAPI) -> None:
         # Before social_pages: its "/@{handle}/{post_id}" would catch "/@{handle}/followers".
         profiles,
         social_pages,
+        # The studio's own routes first: "/studio/new" before the editor's "/studio/{handle}".
         studio,
+        studio_editor,
+        studio_agents,
         chat_pages,
         settings_pages,
         admin_pages,
     ):
         app.include_router(module.router)
-    routes.mount_static(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

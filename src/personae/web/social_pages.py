@@ -9,7 +9,7 @@ with a redirect back, so everything works without JavaScript too.
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -23,14 +23,12 @@ from personae.social.access import Viewer as SocialViewer
 from personae.social.access import get_visible_post, viewer_for
 from personae.social.models import POST_VISIBILITIES, Post
 from personae.social.views import render_actors
-from personae.web.feed import cards, is_htmx, me_of, page_url
+from personae.web.cards import cards, me_of
+from personae.web.common import Cursor, PageAccount, canonical, is_htmx, page_context, page_url
 from personae.web.guard import PageRoute
 from personae.web.pages import render
-from personae.web.routes import PageAccount
-from personae.web.views import Viewer
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
-Cursor = Annotated[str | None, Query(max_length=200)]
 PostRef = Annotated[str | None, Query(max_length=32)]
 FormText = Annotated[str, Form(max_length=20_000)]
 MENTION_LIMIT = 8
@@ -48,26 +46,6 @@ FRIENDLY = {
     "not_quotable": "Only public and unlisted posts can be quoted.",
     "not_repostable": "Only public and unlisted posts can be reposted.",
 }
-
-
-def page_context(account: Account | None, **context: Any) -> dict[str, Any]:
-    """A template context, with the signed-in person for the header."""
-    if account is not None:
-        context["viewer"] = Viewer.of(account)
-    return context
-
-
-def next_page_url(path: str, next_cursor: str | None, **params: str) -> str | None:
-    """The "Older" link of a list, or None at its end."""
-    if next_cursor is None:
-        return None
-    return f"{path}?{urlencode({**params, 'cursor': next_cursor})}"
-
-
-def canonical(request: Request, path: str) -> RedirectResponse:
-    """A redirect to the page's proper address, keeping the query."""
-    query = request.url.query
-    return RedirectResponse(f"{path}?{query}" if query else path, status_code=302)
 
 
 def back_to(request: Request, fallback: str) -> str:

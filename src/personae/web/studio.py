@@ -12,16 +12,15 @@ from personae.accounts.models import Account
 from personae.agents import service as agents
 from personae.characters import importing
 from personae.characters import service as characters
-from personae.characters.routes import read_upload
 from personae.characters.schemas import CharacterCreate
 from personae.deps import DB, CurrentAccount, State
 from personae.errors import DomainError
 from personae.state import AppState
-from personae.web import studio_agents, studio_editor
+from personae.uploads import read_upload
 from personae.web import studio_forms as forms
 from personae.web.guard import PageRoute
 from personae.web.pages import render
-from personae.web.studio_editor import back, character_view
+from personae.web.studio_context import SAVED_NOTICES, back, character_view, editor_context
 from personae.web.views import Viewer
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -49,7 +48,7 @@ async def studio_page(
         "characters": mine,
         "errors": errors or {},
         "max_upload_mib": state.settings.max_upload_bytes // (1024 * 1024),
-        "notice": studio_editor.SAVED_NOTICES.get(request.query_params.get("saved", "")),
+        "notice": SAVED_NOTICES.get(request.query_params.get("saved", "")),
     }
     return render(request, "studio/list.html", context, status_code)
 
@@ -125,9 +124,7 @@ async def confirm_delete(
     handle: str, request: Request, account: CurrentAccount, db: DB, state: State
 ) -> Response:
     """Ask before deleting: what goes with the character is said plainly."""
-    context = await studio_editor.editor_context(
-        request, db, state, account, handle, "delete", with_chat=False
-    )
+    context = await editor_context(request, db, state, account, handle, "delete", with_chat=False)
     return render(request, "studio/delete.html", context)
 
 
@@ -145,8 +142,3 @@ async def duplicate_character(handle: str, account: CurrentAccount, db: DB) -> R
     await characters.get_editable_character(db, account, handle)
     copy = await characters.duplicate_character(db, account, handle)
     return back(copy.handle, saved="duplicated")
-
-
-# After the fixed paths above, so /studio/new is never read as a handle.
-router.include_router(studio_editor.router)
-router.include_router(studio_agents.router)

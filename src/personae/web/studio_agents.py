@@ -19,7 +19,7 @@ from personae.social.posts import MAX_POST_CHARS
 from personae.web import studio_forms as forms
 from personae.web.guard import PageRoute
 from personae.web.pages import render
-from personae.web.studio_editor import back, editor_context
+from personae.web.studio_context import back, editor_context
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 ACTIVITY_PAGE = 20

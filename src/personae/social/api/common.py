@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query
 
 from personae.deps import DB, OptionalAccount
 from personae.social.access import Viewer, viewer_for
 from personae.social.models import Post
+from personae.social.schemas import PostOut, PostPage
 from personae.social.views import render_posts
 
 AsHandle = Annotated[
@@ -41,13 +42,12 @@ ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 ActingViewer = Annotated[Viewer, Depends(get_acting_viewer)]
 
 
-async def post_page(
-    db: DB, viewer: Viewer, posts: list[Post], next_cursor: str | None
-) -> dict[str, Any]:
+async def post_page(db: DB, viewer: Viewer, posts: list[Post], next_cursor: str | None) -> PostPage:
     """A page of rendered posts."""
-    return {"items": await render_posts(db, viewer, posts), "next_cursor": next_cursor}
+    items = await render_posts(db, viewer, posts)
+    return PostPage.model_validate({"items": items, "next_cursor": next_cursor})
 
 
-async def one_post(db: DB, viewer: Viewer, post: Post) -> dict[str, Any]:
+async def one_post(db: DB, viewer: Viewer, post: Post) -> PostOut:
     """One rendered post."""
-    return (await render_posts(db, viewer, [post]))[0]
+    return PostOut.model_validate((await render_posts(db, viewer, [post]))[0])

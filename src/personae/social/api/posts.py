@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, StringConstraints
@@ -12,6 +12,7 @@ from personae.social import posts as post_service
 from personae.social import timelines
 from personae.social.access import get_visible_post
 from personae.social.api.common import ActingViewer, Cursor, Limit, ViewerDep, one_post
+from personae.social.schemas import PostHistory, PostOut, PostVersion, ThreadOut
 from personae.social.views import render_posts
 
 router = APIRouter(prefix="/api/v1", tags=["posts"])
@@ -45,7 +46,7 @@ class PostPatch(BaseModel):
 
 
 @router.post("/posts", status_code=201)
-async def create_post(body: PostIn, viewer: ActingViewer, db: DB) -> dict[str, Any]:
+async def create_post(body: PostIn, viewer: ActingViewer, db: DB) -> PostOut:
     """Publish a post as yourself or (with `as`) as one of your characters."""
     post = await post_service.create_post(
         db,
@@ -61,13 +62,13 @@ async def create_post(body: PostIn, viewer: ActingViewer, db: DB) -> dict[str, A
 
 
 @router.get("/posts/{post_id}")
-async def get_post(post_id: str, viewer: ViewerDep, db: DB) -> dict[str, Any]:
+async def get_post(post_id: str, viewer: ViewerDep, db: DB) -> PostOut:
     """One post, if you may see it."""
     return await one_post(db, viewer, await get_visible_post(db, viewer, post_id))
 
 
 @router.patch("/posts/{post_id}")
-async def edit_post(post_id: str, body: PostPatch, viewer: ActingViewer, db: DB) -> dict[str, Any]:
+async def edit_post(post_id: str, body: PostPatch, viewer: ActingViewer, db: DB) -> PostOut:
     """Edit your post; the previous version goes into its history."""
     post = await post_service.edit_post(
         db, viewer, post_id, body.text, body.content_warning, body.language
@@ -82,57 +83,59 @@ async def delete_post(post_id: str, viewer: ActingViewer, db: DB) -> None:
 
 
 @router.get("/posts/{post_id}/history")
-async def post_history(post_id: str, viewer: ViewerDep, db: DB) -> dict[str, Any]:
+async def post_history(post_id: str, viewer: ViewerDep, db: DB) -> PostHistory:
     """Earlier versions of an edited post, oldest first."""
     edits = await post_service.post_history(db, viewer, post_id)
-    return {
-        "items": [
-            {
-                "text": e.text,
-                "content_warning": e.content_warning,
-                "language": e.language,
-                "replaced_at": e.created_at.isoformat(),
-            }
+    return PostHistory(
+        items=[
+            PostVersion(
+                text=e.text,
+                content_warning=e.content_warning,
+                language=e.language,
+                replaced_at=e.created_at.isoformat(),
+            )
             for e in edits
         ]
-    }
+    )
 
 
 @router.get("/posts/{post_id}/thread")
 async def thread(
     post_id: str, viewer: ViewerDep, db: DB, cursor: Cursor = None, limit: Limit = 40
-) -> dict[str, Any]:
+) -> ThreadOut:
     """The post, the visible chain above it and a page of the replies below it."""
     found = await timelines.thread(db, viewer, post_id, cursor, limit)
     rendered = await render_posts(db, viewer, [*found.ancestors, found.post, *found.descendants])
     above = len(found.ancestors)
-    return {
-        "ancestors": rendered[:above],
-        "post": rendered[above],
-        "descendants": rendered[above + 1 :],
-        "next_cursor": found.next_cursor,
-    }
+    return ThreadOut.model_validate(
+        {
+            "ancestors": rendered[:above],
+            "post": rendered[above],
+            "descendants": rendered[above + 1 :],
+            "next_cursor": found.next_cursor,
+        }
+    )
 
 
 @router.post("/posts/{post_id}/like")
-async def like(post_id: str, viewer: ActingViewer, db: DB) -> dict[str, Any]:
+async def like(post_id: str, viewer: ActingViewer, db: DB) -> PostOut:
     """Like a post."""
     return await one_post(db, viewer, await post_service.like(db, viewer, post_id))
 
 
 @router.delete("/posts/{post_id}/like")
-async def unlike(post_id: str, viewer: ActingViewer, db: DB) -> dict[str, Any]:
+async def unlike(post_id: str, viewer: ActingViewer, db: DB) -> PostOut:
     """Take a like back."""
     return await one_post(db, viewer, await post_service.unlike(db, viewer, post_id))
 
 
 @router.post("/posts/{post_id}/repost", status_code=201)
-async def repost(post_id: str, viewer: ActingViewer, db: DB) -> dict[str, Any]:
+async def repost(post_id: str, viewer: ActingViewer, db: DB) -> PostOut:
     """Repost a public or unlisted post; returns the repost."""
     return await one_post(db, viewer, await post_service.repost(db, viewer, post_id))
 
 
 @router.delete("/posts/{post_id}/repost")
-async def unrepost(post_id: str, viewer: ActingViewer, db: DB) -> dict[str, Any]:
+async def unrepost(post_id: str, viewer: ActingViewer, db: DB) -> PostOut:
     """Undo your repost; returns the original."""
     return await one_post(db, viewer, await post_service.unrepost(db, viewer, post_id))

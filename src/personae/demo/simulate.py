@@ -36,9 +36,10 @@ from personae.characters.models import Character
 from personae.characters.schemas import CharacterCreate
 from personae.characters.service import create_character
 from personae.config import Settings
+from personae.db import transaction
+from personae.demo import seed_demo
+from personae.demo.cast import CHARACTERS, PEOPLE
 from personae.llm.registry import BackendRegistry
-from personae.social.demo import seed_demo
-from personae.social.demo.cast import CHARACTERS, PEOPLE
 
 log = logging.getLogger(__name__)
 
@@ -123,14 +124,16 @@ async def _operator(session: AsyncSession) -> Account:
             session, SIM_OPERATOR, secrets.token_urlsafe(24), "Simulation", is_admin=False
         )
         account.password_hash = UNUSABLE_PASSWORD_HASH  # nobody signs in as it
-        await session.commit()
     return account
 
 
 async def make_autonomous(
     session: AsyncSession, count: int, rng: random.Random, backend: str | None = None
 ) -> list[str]:
-    """Turn autonomy on for `count` characters (demo ones first, then new ones); their ids."""
+    """Turn autonomy on for `count` characters (demo ones first, then new ones); their ids.
+
+    Flushed, not committed: the caller owns the transaction.
+    """
     by_handle = {c.handle: c for c in CHARACTERS}
     existing = list(
         await session.scalars(
@@ -175,12 +178,12 @@ async def make_autonomous(
     await session.execute(
         update(AgentSettings).where(AgentSettings.character_id.not_in(ids)).values(enabled=False)
     )
-    await session.commit()
+    await session.flush()
     return ids
 
 
 async def _prepare(engine: Engine, count: int, seed: int, backend: str | None) -> list[str]:
-    async with engine.sessions() as session:
+    async with transaction(engine.sessions) as session:
         await seed_demo(session, if_empty=True)
         return await make_autonomous(session, count, random.Random(seed), backend)
 

@@ -13,10 +13,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae.accounts.models import Account
-from personae.agents.models import Memory
 from personae.characters.models import Character
+from personae.db import check_cursor
 from personae.errors import NotFound
-from personae.social.timelines import check_cursor
+from personae.memory.models import Memory
 
 PAGE_MAX = 100
 
@@ -76,22 +76,20 @@ async def list_memories_about(
 
 
 async def delete_memory_about(session: AsyncSession, account: Account, memory_id: str) -> None:
-    """Delete one memory about the caller; any other memory is a 404."""
+    """Delete one memory about the caller (the caller commits); any other is a 404."""
     result = await session.execute(
         delete(Memory).where(Memory.id == memory_id, Memory.about_actor_id == account.id)
     )
     if not getattr(result, "rowcount", 0):
         raise NotFound("no such memory about you")
-    await session.commit()
 
 
 async def forget_me(session: AsyncSession, account: Account, character_handle: str) -> int:
-    """Delete everything one character remembers about the caller; returns how many."""
+    """Delete all one character remembers about the caller (the caller commits); how many."""
     character = await _character_for(session, account, character_handle)
     result = await session.execute(
         delete(Memory).where(
             Memory.character_id == character.id, Memory.about_actor_id == account.id
         )
     )
-    await session.commit()
     return int(getattr(result, "rowcount", 0) or 0)

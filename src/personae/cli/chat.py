@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from rich.console import Console
 
 from personae.chat.events import ReplyDone, ReplyError, ReplyToken
-from personae.config import Settings
+from personae.cli.common import UserOption, console, fail, resolve_user
+from personae.config import Settings, get_settings
+
+
+def chat(handle: str, user: UserOption = None) -> None:
+    """Chat with a character in the terminal (/regen for another reply, /quit to leave)."""
+    asyncio.run(run_chat(get_settings(), handle, user, console))
 
 
 async def run_chat(settings: Settings, handle: str, user: str | None, console: Console) -> None:
     """Open a conversation with `handle` and loop: read a line, stream the reply."""
     from personae.chat.generation import ReplyRunner, plan_reply
     from personae.chat.service import open_conversation, visible_history
-    from personae.cli import fail, resolve_user
-    from personae.db import make_engine, make_sessionmaker
+    from personae.db import make_engine, make_sessionmaker, transaction
     from personae.errors import DomainError
     from personae.llm.base import BackendError
     from personae.llm.registry import BackendRegistry
@@ -27,7 +34,7 @@ async def run_chat(settings: Settings, handle: str, user: str | None, console: C
         await upgrade(engine)
         sessions = make_sessionmaker(engine)
         runner = ReplyRunner(sessions)
-        async with sessions() as session:
+        async with transaction(sessions) as session:
             account = await resolve_user(session, user)
             try:
                 conversation = await open_conversation(session, account, handle)
@@ -49,9 +56,11 @@ async def run_chat(settings: Settings, handle: str, user: str | None, console: C
             if regen and last_user is None:
                 console.print("[dim]nothing to regenerate yet[/]")
                 continue
-            async with sessions() as session:
-                try:
-                    with console.status("thinking...", spinner="dots"):
+            try:
+                # The turn is committed before the reply streams: the runner saves the
+                # reply in sessions of its own, which must see the message it answers.
+                with console.status("thinking...", spinner="dots"):
+                    async with transaction(sessions) as session:
                         plan = await plan_reply(
                             session,
                             account,
@@ -62,9 +71,9 @@ async def run_chat(settings: Settings, handle: str, user: str | None, console: C
                             settings.max_message_chars,
                             settings.reply_max_tokens,
                         )
-                except (DomainError, BackendError) as exc:
-                    console.print(f"[red]{exc.message}[/]")
-                    continue
+            except (DomainError, BackendError) as exc:
+                console.print(f"[red]{exc.message}[/]")
+                continue
             last_user = plan.parent_id
             console.print(f"[bold cyan]{handle}[/]: ", end="")
             async for event in runner.stream(plan):

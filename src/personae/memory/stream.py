@@ -1,4 +1,4 @@
-"""The characters' memory stream: write memories, score their importance, recall them.
+"""The characters' memory stream: write memories, recall them.
 
 Retrieval follows Generative Agents (Park et al., 2023): each candidate scores recency
 (exponential decay since it was last recalled) + importance (1-10, scaled to [0, 1]) +
@@ -9,14 +9,13 @@ Times come from the engine's clock (`personae.clock`), so a simulation that runs
 ahead ages memories as it goes. Writers flush and never commit: a memory is part of the
 caller's change (a reply saved, an action carried out) and lands or fails with it.
 
-Reflections (asking the model for insights) live in `reflection.py`; what people may see
-and delete of what characters remember about them, in `memory_people.py`.
+Importance lives in `importance.py`; reflections (asking the model for insights) in
+`reflection.py`; what people may see and delete of what characters remember about them,
+in `people.py`.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -36,11 +35,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from personae import clock
-from personae.agents.models import Memory
-from personae.db import new_id
+from personae.db import new_id, search_key
 from personae.errors import Invalid
-from personae.llm.base import Backend, BackendError, ChatMessage, GenerationParams, Usage
-from personae.social.actors import search_key
+from personae.llm.base import Backend, Usage
+from personae.memory.importance import (
+    MAX_IMPORTANCE,
+    MAX_TEXT,
+    MIN_IMPORTANCE,
+    WORD,
+    heuristic_importance,
+    model_importance,
+    word_set,
+)
+from personae.memory.models import Memory
 
 KINDS = ("observation", "said", "did", "told", "reflection")
 SOURCES = ("feed", "chat", "private", "self")
@@ -49,8 +56,6 @@ SOURCES = ("feed", "chat", "private", "self")
 PERSONAL = ("chat", "private")
 # The audience of a memory anything may recall; any other audience is one actor's id.
 PUBLIC = "public"
-MAX_TEXT = 1000
-MIN_IMPORTANCE, MAX_IMPORTANCE = 1, 10
 
 # Retrieval: candidates from three cheap, indexed queries, then scored in Python.
 RECENT_CANDIDATES = 50
@@ -60,133 +65,6 @@ MAX_RECALL = 50
 DECAY_PER_HOUR = 0.995  # Generative Agents' decay factor, per hour since last recalled
 ABOUT_BOOST = 0.5  # relevance added to memories about the actor the caller asked about
 MAX_QUERY_WORDS = 8
-
-IMPORTANCE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"importance": {"type": "integer", "minimum": 1, "maximum": 10}},
-    "required": ["importance"],
-}
-# Generative Agents' poignancy prompt, asking for JSON.
-IMPORTANCE_PROMPT = (
-    "On a scale of 1 to 10, where 1 is purely mundane (e.g. brushing teeth, small talk "
-    "about the weather) and 10 is extremely poignant (e.g. a break-up, a death, getting "
-    "into college), rate the likely poignancy of the following memory.\n"
-    "Memory: {text}\n"
-    'Answer with JSON: {{"importance": <1-10>}}'
-)
-
-# --------------------------------------------------------------------------- importance
-
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-
-
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-_DISCLOSURE = re.compile(
-    r"\b(i am|i'm|im|i was|i have|i've|i had|i feel|i felt|i love|i loved|i hate|i lost|"
-    r"i got|i need|i want|i wish|i miss|i think|i believe|my|mine|myself)\b",
-    re.IGNORECASE,
-)
-_STRONG = _words(
-    "love loved hate hated afraid scared terrified die died dead death funeral married "
-    "wedding divorce divorced pregnant born baby cancer sick ill hospital hurt pain fired "
-    "promoted job lost broke broken cry cried crying angry furious sad lonely depressed "
-    "proud excited amazing terrible awful secret sorry grief miss missed worried anxious "
-    "dream dreams fear ashamed betrayed"
-)
-_PLANS = _words(
-    "tomorrow tonight weekend week month year plan plans planning going will meet meeting "
-    "party trip travel moving move exam interview deadline appointment birthday anniversary "
-    "soon later next monday tuesday wednesday thursday friday saturday sunday"
-)
-_SMALL_TALK = _words(
-    "hi hello hey hiya yo thanks thank you thx ok okay k lol haha hehe bye goodbye cya "
-    "good morning evening night afternoon how are doing fine great cool nice sure yes no "
-    "yeah yep nope sup what's whats up well"
-)
-_CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
-
-
-def _has_name(text: str) -> bool:
-    """A capitalised word that does not start a sentence: most likely a name."""
-    for found in _CAPITALISED.finditer(text):
-        before = text[: found.start()].rstrip()
-        if before and before[-1] not in ".!?:\"'(":
-            return True
-    return False
-
-
-def heuristic_importance(text: str) -> int:
-    """Importance 1..10 from cues: disclosures, strong words, plans, names, questions, length.
-
-    Starts at 2 (a plain observation). Adds 2 for a personal disclosure ("I am", "my",
-    "I love"), 2 for a strong word (love, died, married, afraid...) and 1 more for
-    several, 1 for plans or dates (tomorrow, party, Friday), 1 for a name (a capitalised
-    word inside a sentence), 1 for a question, 1 for over 80 and 1 for over 200
-    characters. Pure small talk ("hi, how are you?") is 1. Cheap and deterministic, so
-    the chat path and tests can use it; the model's score is better when there is time.
-    """
-    words = [w.lower() for w in _WORD.findall(text)]
-    if not words:
-        return MIN_IMPORTANCE
-    if all(w in _SMALL_TALK for w in words):
-        return MIN_IMPORTANCE
-    score = 2
-    if _DISCLOSURE.search(text):
-        score += 2
-    strong = {w for w in words if w in _STRONG}
-    if strong:
-        score += 2 + (len(strong) > 1)
-    if any(w in _PLANS for w in words):
-        score += 1
-    if _has_name(text):
-        score += 1
-    if "?" in text:
-        score += 1
-    score += (len(text) > 80) + (len(text) > 200)
-    return max(MIN_IMPORTANCE, min(MAX_IMPORTANCE, score))
-
-
-def _parse_importance(reply: str) -> int | None:
-    # Backends that enforce the schema give clean JSON; others (the fake one, a server
-    # without grammar support) may wrap it in prose, so fall back to the first integer.
-    value: Any = None
-    try:
-        data = json.loads(reply)
-        if isinstance(data, dict):
-            value = data.get("importance")
-    except ValueError:
-        pass
-    if not isinstance(value, int) or isinstance(value, bool):
-        found = re.search(r"-?\d+", reply)
-        value = int(found.group()) if found else None
-    if value is None or not MIN_IMPORTANCE <= value <= MAX_IMPORTANCE:
-        return None
-    return int(value)
-
-
-async def model_importance(
-    backend: Backend, text: str, persona: ChatMessage | None = None
-) -> tuple[int | None, Usage]:
-    """The model's 1-10 poignancy score for a memory (None when it fails or answers badly).
-
-    With `persona` (the character's system message) the character rates it itself, as in
-    Generative Agents, and the call shares its prefix with the character's other calls,
-    so the backend's prefix cache serves it.
-    """
-    messages: list[ChatMessage] = [
-        *([persona] if persona is not None else []),
-        {"role": "user", "content": IMPORTANCE_PROMPT.format(text=text[:MAX_TEXT])},
-    ]
-    params = GenerationParams(max_tokens=12, temperature=0.0, json_schema=IMPORTANCE_SCHEMA)
-    try:
-        done = await backend.complete(messages, params)
-    except BackendError:
-        return None, Usage()
-    return _parse_importance(done.text), done.usage
-
 
 # --------------------------------------------------------------------------- writing
 
@@ -263,7 +141,7 @@ async def remember(
 
 # --------------------------------------------------------------------------- retrieval
 
-_STOPWORDS = _words(
+_STOPWORDS = word_set(
     "the and for are but not you your yours with this that these those was were have has "
     "had from they them their there what when where which who whom why how all any can "
     "could would should will just about into than then too very also its it's our ours "
@@ -272,10 +150,10 @@ _STOPWORDS = _words(
 )
 
 
-def query_words(query: str) -> list[str]:
+def queryword_set(query: str) -> list[str]:
     """Searchable words of a free text: letters and digits, 3+ characters, no stopwords."""
     words: list[str] = []
-    for word in _WORD.findall(query.lower()):
+    for word in WORD.findall(query.lower()):
         if len(word) >= 3 and word not in _STOPWORDS and word not in words:
             words.append(word[:40])
         if len(words) == MAX_QUERY_WORDS:
@@ -374,7 +252,7 @@ async def recall(
     if not candidates:
         return []  # nothing in scope at all: skip the other queries
     relevance: dict[str, float] = {}
-    words = query_words(query)
+    words = queryword_set(query)
     if words:
         for memory, relevant in await _matches(session, scope, words):
             candidates.setdefault(memory.id, memory)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from personae.social.demo.cast import DemoPost, DemoRepost
+from personae.demo.cast import DemoPost, DemoRepost
 
 FOLLOWS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (

@@ -23,12 +23,12 @@ from personae.accounts.service import UNUSABLE_PASSWORD_HASH, create_account
 from personae.agents.service import default_settings
 from personae.characters.schemas import CharacterCreate
 from personae.characters.service import create_character, handle_taken
+from personae.demo.cast import CHARACTERS, PEOPLE, DemoRepost
+from personae.demo.script import FOLLOWS, LIKES, SCRIPT
 from personae.errors import Conflict
 from personae.social import posts as post_service
 from personae.social.access import Viewer, viewer_for
 from personae.social.actors import find_actor, person_actor, update_profile
-from personae.social.demo.cast import CHARACTERS, PEOPLE, DemoRepost
-from personae.social.demo.script import FOLLOWS, LIKES, SCRIPT
 from personae.social.graph import follow
 from personae.social.models import Post
 
@@ -102,7 +102,7 @@ async def seed_demo(
             session, person.handle, secrets.token_urlsafe(24), person.display_name, is_admin=False
         )
         account.password_hash = UNUSABLE_PASSWORD_HASH  # nobody signs in as a demo person
-        await session.commit()
+        await session.flush()
         actor = await person_actor(session, account)
         await update_profile(session, actor, bio=person.bio, fields=_profile_fields(person.fields))
         accounts[person.handle] = account

@@ -16,16 +16,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from personae.agents.memory import (
-    MAX_IMPORTANCE,
-    PUBLIC,
-    after,
-    heuristic_importance,
-    latest_reflection,
-    remember,
-)
-from personae.agents.models import Memory
 from personae.llm.base import Backend, BackendError, ChatMessage, GenerationParams, Usage
+from personae.memory.importance import MAX_IMPORTANCE, heuristic_importance
+from personae.memory.models import Memory
+from personae.memory.stream import PUBLIC, after, latest_reflection, remember
 
 REFLECT_ON = 20  # the newest memories since the last reflection that the model sees
 MAX_INSIGHTS = 3
