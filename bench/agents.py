@@ -47,9 +47,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
-from personae import clock
+from personae import clock, wiring
 from personae.accounts.models import Account
 from personae.agents import engine as agents
 from personae.agents.engine import Engine
@@ -64,7 +64,7 @@ from personae.llm.registry import BackendRegistry, build_backend
 from personae.migrate import upgrade
 from personae.social.access import viewer_for
 from personae.social.actors import create_person_actor, sync_character_actor
-from personae.social.models import Follow
+from personae.social.models import Follow, Post
 from personae.social.posts import create_post
 
 PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -273,6 +273,11 @@ async def write_posts(sessions: Any, cast: Cast, count: int, rng: random.Random)
             body = f"@{character.handle} {rng.choice(POST_TEXTS)} ({n})"
             post = await create_post(session, viewer, body)
             cast.mentions.append((post.id, person.id, character.id))
+        await session.commit()  # services only flush: the caller owns the transaction
+    async with sessions() as session:
+        stored = await session.scalar(select(func.count()).select_from(Post))
+    if stored != count:
+        raise SystemExit(f"only {stored} of the {count} mention posts were stored")
 
 
 async def due_actions(
@@ -511,6 +516,7 @@ async def postgres_reachable(admin_url: str) -> bool:
 
 
 async def main() -> None:
+    wiring.install()  # every subscriber, as the app, the CLI and the workers have them
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--people", type=int, default=50)
