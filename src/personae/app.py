@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import Match
 from starlette.types import Scope
 
@@ -181,9 +182,12 @@ def create_app(
     )
     install_error_handlers(app)
     install_openapi(app)
-    # Before RequestGuard, so RequestGuard stays the outermost check.
+    # Before RequestGuard, so RequestGuard stays the outermost check (GZip only encodes).
     app.add_middleware(ActivityNegotiation)
     app.add_middleware(RequestGuard)
+    # Outermost, so every answer is compressed on its way out (pages, JSON, CSS, JS). Starlette
+    # leaves event streams (they must flow unbuffered) and images (already compressed) alone.
+    app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)
     app.include_router(accounts_router)
     app.include_router(characters_router)
     app.include_router(chat_router)

@@ -200,7 +200,7 @@ async def test_signed_out_form_posts_go_home(client: httpx.AsyncClient) -> None:
 
 async def test_static_js_and_css_are_served(client: httpx.AsyncClient) -> None:
     home = (await client.get("/")).text
-    css = re.search(r'href="(/static/css/base\.css\?v=\w+)"', home)
+    css = re.search(r'href="(/static/css/bundle\.css\?v=\w+)"', home)
     assert css is not None
     r = await client.get(css.group(1))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/css")

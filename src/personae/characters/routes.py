@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, UploadFile
 
@@ -18,6 +18,7 @@ from personae.characters.schemas import (
 )
 from personae.deps import DB, CurrentAccount, OptionalAccount, State
 from personae.errors import NotFound
+from personae.image_http import image_response
 from personae.uploads import read_upload
 
 router = APIRouter(prefix="/api/v1", tags=["characters"])
@@ -79,12 +80,22 @@ async def duplicate_character(ref: str, account: CurrentAccount, db: DB) -> Char
 
 
 @router.get("/characters/{ref}/avatar", response_class=Response, responses=IMAGE)
-async def get_avatar(ref: str, account: OptionalAccount, db: DB) -> Response:
-    """The character's avatar image."""
+async def get_avatar(
+    ref: str,
+    request: Request,
+    account: OptionalAccount,
+    db: DB,
+    state: State,
+    size: Annotated[int | None, Query(description="Thumbnail size in px (96 or 192)")] = None,
+) -> Response:
+    """The character's avatar: the original, or a square WebP thumbnail (`size` 96 or 192)."""
     character = await service.get_character(db, account, ref, with_avatar=True)
     if not character.avatar:
         raise NotFound("this character has no avatar")
-    return Response(character.avatar, media_type=character.avatar_mime)
+    data_dir = state.settings.data_dir
+    return await image_response(
+        request, character.avatar, character.avatar_mime, "avatar", size, data_dir
+    )
 
 
 @router.put("/characters/{ref}/avatar")

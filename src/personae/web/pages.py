@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -13,10 +12,11 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from personae.web import i18n
+from personae.web.assets import STATIC_DIR as STATIC_DIR  # where tests and pages look
+from personae.web.assets import asset_url
 
 HERE = Path(__file__).resolve().parent
 TEMPLATE_DIR = HERE / "templates"
-STATIC_DIR = HERE / "static"
 
 # No inline script or style anywhere, so the policy can stay this strict.
 PAGE_HEADERS = {
@@ -30,11 +30,9 @@ PAGE_HEADERS = {
 }
 
 
-@cache
-def asset_url(name: str) -> str:
-    """The URL of a static file, with a content hash so browsers never keep a stale copy."""
-    digest = hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:12]
-    return f"/static/{name}?v={digest}"
+def thumb_url(url: str, size: int) -> str:
+    """An image URL asking for its thumbnail of `size` px (see personae/thumbnails.py)."""
+    return f"{url}{'&' if '?' in url else '?'}size={size}"
 
 
 def js_strings(*messages: str) -> dict[str, str]:
@@ -56,6 +54,7 @@ def templates() -> Jinja2Templates:
     )
     built.env.globals["asset"] = asset_url
     built.env.globals["js_strings"] = js_strings
+    built.env.filters["thumb"] = thumb_url
     built.env.globals["languages"] = i18n.LANGUAGES
     built.env.globals["themes"] = i18n.THEMES
     return built

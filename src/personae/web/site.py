@@ -8,8 +8,6 @@ from fastapi import FastAPI
 def include_pages(app: FastAPI) -> None:
     """Add the HTML pages (each area is its own module) and /static to the app."""
     # Imported here: building the app, not importing this module, is what loads the pages.
-    from fastapi.staticfiles import StaticFiles
-
     from personae.web import (
         admin_pages,
         chat_pages,
@@ -25,7 +23,7 @@ def include_pages(app: FastAPI) -> None:
         studio_agents,
         studio_editor,
     )
-    from personae.web.pages import STATIC_DIR
+    from personae.web.assets import STATIC_DIR, AssetFiles
 
     for module in (
         routes,
@@ -45,4 +43,4 @@ def include_pages(app: FastAPI) -> None:
         admin_pages,
     ):
         app.include_router(module.router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", AssetFiles(directory=STATIC_DIR), name="static")

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query, Request, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from personae.characters.service import MAX_AVATAR_BYTES
-from personae.deps import DB
+from personae.deps import DB, State
 from personae.errors import NotFound
+from personae.image_http import image_response
 from personae.social import actors as actor_service
 from personae.social import graph, timelines
 from personae.social.access import get_visible_actor
@@ -28,6 +29,8 @@ from personae.uploads import read_upload
 router = APIRouter(prefix="/api/v1", tags=["actors"])
 # What image routes answer with (the bytes as stored, under their own media type).
 IMAGE: dict[int | str, dict[str, Any]] = {200: {"content": {"image/*": {}}}}
+# A thumbnail's size in pixels; without it, the original image.
+Size = Annotated[int | None, Query(description="Thumbnail size in px; omit for the original")]
 
 
 class ProfileField(BaseModel):
@@ -113,23 +116,27 @@ async def following(
 
 
 @router.get("/actors/{handle}/avatar", response_class=Response, responses=IMAGE)
-async def avatar(handle: str, viewer: ViewerDep, db: DB) -> Response:
-    """An actor's avatar image."""
+async def avatar(
+    handle: str, request: Request, viewer: ViewerDep, db: DB, state: State, size: Size = None
+) -> Response:
+    """An actor's avatar: the original, or a square WebP thumbnail (`size` 96 or 192)."""
     actor = await get_visible_actor(db, viewer, handle)
     image = await actor_service.actor_image(db, actor, "avatar")
     if image is None:
         raise NotFound(f"@{actor.handle} has no avatar")
-    return Response(image[0], media_type=image[1])
+    return await image_response(request, *image, "avatar", size, state.settings.data_dir)
 
 
 @router.get("/actors/{handle}/header", response_class=Response, responses=IMAGE)
-async def header(handle: str, viewer: ViewerDep, db: DB) -> Response:
-    """An actor's header image."""
+async def header(
+    handle: str, request: Request, viewer: ViewerDep, db: DB, state: State, size: Size = None
+) -> Response:
+    """An actor's header: the original, or a WebP thumbnail at most `size` (600 or 1200) wide."""
     actor = await get_visible_actor(db, viewer, handle)
     image = await actor_service.actor_image(db, actor, "header")
     if image is None:
         raise NotFound(f"@{actor.handle} has no header image")
-    return Response(image[0], media_type=image[1])
+    return await image_response(request, *image, "header", size, state.settings.data_dir)
 
 
 @router.post("/actors/{handle}/follow", response_model_exclude_unset=True)
