@@ -6,6 +6,7 @@ must exit 0 and print its numbers. `make test` runs them; `make test-fast` skips
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -158,3 +159,19 @@ def test_chat_bench_chats_through_the_api_and_reports_overhead_and_cache_hits() 
     assert re.search(r"overhead p50 -?[\d.]+ ms, p95 -?[\d.]+ ms", out), out
     ratio = re.search(r"prefix-cache hit ratio, turns 2\+: ([\d.]+)", out)
     assert ratio and 0 < float(ratio.group(1)) <= 1, out
+
+
+@pytest.mark.bench
+def test_weight_bench_measures_pages_and_the_goals_hold() -> None:
+    """Cold and warm page weights and the largest avatar (issue 14's goals) in process."""
+    out = run_bench("weight.py", "--json")
+    result = json.loads(out)
+    pages = result["pages"]
+    assert set(pages) == {"home", "public", "explore", "profile", "thread"}
+    for name, page in pages.items():
+        assert 0 < page["warm_bytes"] < page["cold_bytes"], name
+        assert page["cold_requests"] > page["warm_requests"] >= 1, name
+    assert result["avatar_images"] > 0
+    assert 0 < result["largest_avatar_bytes"] <= 20_000
+    assert pages["home"]["cold_bytes"] <= 60_000 and pages["home"]["warm_bytes"] <= 15_000
+    assert all(result["goals_met"].values()), result
