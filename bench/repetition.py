@@ -20,7 +20,7 @@ Goal: under 5 % of replies loop and no published post loops with the new set.
 
 Run (from the repository root):
   .venv/bin/python bench/repetition.py                      # N=40, both sets
-  .venv/bin/python bench/repetition.py -n 4 --samplers new  # a smoke run
+  .venv/bin/python bench/repetition.py -n 1 --reply-tokens 16 --post-tokens 16  # smoke
 """
 
 from __future__ import annotations
@@ -131,6 +131,7 @@ async def run_set(name: str, args: argparse.Namespace) -> dict[str, Tally]:
         n_parallel=args.slots,
         n_ctx=4096 * args.slots,
         n_threads=args.threads,
+        timeout_s=900,  # a shared, busy machine may leave a slot waiting long
         sampler_defaults=SamplerSettings() if name == "old" else None,
     )
     backend = EmbeddedBackend("embedded", settings)
@@ -142,7 +143,7 @@ async def run_set(name: str, args: argparse.Namespace) -> dict[str, Tally]:
     async def reply(i: int) -> None:
         character = cast[i % len(cast)]
         messages = chat_messages(character, OPENERS[i % len(OPENERS)])
-        params = GenerationParams(max_tokens=instance.reply_max_tokens, seed=i)
+        params = GenerationParams(max_tokens=args.reply_tokens, seed=i)
         async with slots:
             done = await backend.complete(messages, params)
         chats.texts.append(done.text)
@@ -151,7 +152,7 @@ async def run_set(name: str, args: argparse.Namespace) -> dict[str, Tally]:
     async def post(i: int) -> None:
         character = cast[i % len(cast)]
         messages = post_messages(character, i)
-        params = GenerationParams(max_tokens=instance.agents_post_max_tokens, seed=i)
+        params = GenerationParams(max_tokens=args.post_tokens, seed=i)
 
         async def draft(msgs: list[ChatMessage], p: GenerationParams) -> str:
             async with slots:
@@ -222,6 +223,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-n", type=int, default=40, help="replies and posts per sampler set")
     parser.add_argument("--samplers", choices=["old", "new", "both"], default="both")
+    defaults = Settings()
+    parser.add_argument("--reply-tokens", type=int, default=defaults.reply_max_tokens)
+    parser.add_argument("--post-tokens", type=int, default=defaults.agents_post_max_tokens)
     parser.add_argument("--slots", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()

@@ -158,3 +158,12 @@ def test_chat_bench_chats_through_the_api_and_reports_overhead_and_cache_hits() 
     assert re.search(r"overhead p50 -?[\d.]+ ms, p95 -?[\d.]+ ms", out), out
     ratio = re.search(r"prefix-cache hit ratio, turns 2\+: ([\d.]+)", out)
     assert ratio and 0 < float(ratio.group(1)) <= 1, out
+
+
+@pytest.mark.bench
+def test_repetition_bench_reports_loops_for_both_sampler_sets() -> None:
+    out = run_bench("repetition.py", "-n", "1", "--reply-tokens", "16", "--post-tokens", "16")
+    for name in ("old", "new"):
+        line = next(x for x in out.splitlines() if x.strip().startswith(f"{name}:"))
+        assert re.search(r"replies with a sentence 3\+ times \d+\.\d%", line), line
+        assert re.search(r"published looping \d+\.\d% of \d+ \(held \d+", line), line
