@@ -175,3 +175,11 @@ def test_weight_bench_measures_pages_and_the_goals_hold() -> None:
     assert 0 < result["largest_avatar_bytes"] <= 20_000
     assert pages["home"]["cold_bytes"] <= 60_000 and pages["home"]["warm_bytes"] <= 15_000
     assert all(result["goals_met"].values()), result
+
+
+def test_repetition_bench_reports_loops_for_both_sampler_sets() -> None:
+    out = run_bench("repetition.py", "-n", "1", "--reply-tokens", "16", "--post-tokens", "16")
+    for name in ("old", "new"):
+        line = next(x for x in out.splitlines() if x.strip().startswith(f"{name}:"))
+        assert re.search(r"replies with a sentence 3\+ times \d+\.\d%", line), line
+        assert re.search(r"published looping \d+\.\d% of \d+ \(held \d+", line), line

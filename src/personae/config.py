@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +25,38 @@ def default_data_dir() -> Path:
     """Per-user data folder: $XDG_DATA_HOME/personae, else ~/.local/share/personae."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / APP_NAME
+
+
+class SamplerSettings(BaseModel):
+    """Samplers beyond temperature and top_p, with the bounds every form and API checks.
+
+    Unset (None) ones are not sent. The bounds are SillyTavern's, narrowed to what
+    makes sense: a repeat penalty under 1 would reward repetition.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_p: float | None = Field(default=None, ge=0, le=1)
+    top_k: int | None = Field(default=None, ge=0, le=1000)
+    repeat_penalty: float | None = Field(default=None, ge=1, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    dry_multiplier: float | None = Field(default=None, ge=0, le=5)
+    dry_base: float | None = Field(default=None, ge=1, le=4)
+    dry_allowed_length: int | None = Field(default=None, ge=1, le=20)
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+
+
+# The embedded backend's defaults, tuned so the bundled 135M model stops looping
+# (measured with bench/repetition.py; see docs/benchmarks.md).
+SMALL_MODEL_SAMPLERS = SamplerSettings(
+    min_p=0.1,
+    top_k=40,
+    repeat_penalty=1.1,
+    dry_multiplier=0.8,
+    dry_base=1.75,
+    dry_allowed_length=2,
+)
 
 
 class BackendSettings(BaseModel):
@@ -47,6 +79,12 @@ class BackendSettings(BaseModel):
     context_window: int = Field(default=8192, ge=512, le=10_000_000)
     timeout_s: float = Field(default=60.0, gt=0, le=3600)
     max_retries: int = Field(default=3, ge=0, le=10)
+    # Which samplers the server accepts: "openai", "vllm" or "llamacpp"; empty means
+    # llamacpp for the embedded kind and openai for the others.
+    samplers: Literal["openai", "vllm", "llamacpp"] | None = None
+    # What replies use when a character sets none; empty means SMALL_MODEL_SAMPLERS for
+    # the embedded kind and the server's own defaults for the others.
+    sampler_defaults: SamplerSettings | None = None
     # Anything else a plugin backend reads (free-form: each plugin documents its own).
     options: dict[str, Any] = Field(default_factory=dict)
 

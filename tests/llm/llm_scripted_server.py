@@ -47,6 +47,7 @@ class ScriptedServer:
     url: str
     script: list[Reply]
     requests: list[tuple[str, float]]  # (path, monotonic time)
+    bodies: list[Any] = field(default_factory=list)  # the JSON request bodies, in order
 
     @property
     def chat_requests(self) -> list[float]:
@@ -65,8 +66,12 @@ def scripted_server() -> Iterator[ScriptedServer]:
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            self.rfile.read(length)
+            raw = self.rfile.read(length)
             state.requests.append((self.path, time.monotonic()))
+            try:
+                state.bodies.append(json.loads(raw or b"null"))
+            except ValueError:
+                state.bodies.append(None)
             if not self.path.endswith("/chat/completions") or not state.script:
                 self._json(404, {"error": {"message": "not found"}})
                 return

@@ -33,7 +33,7 @@ from personae.llm.base import Backend, ChatMessage, DoneEvent, GenerationParams,
 from personae.llm.registry import BackendRegistry
 from personae.memory.importance import model_importance
 from personae.memory.stream import PUBLIC, recall
-from personae.moderation.rules import repeats
+from personae.moderation.rules import loops, repeats
 from personae.moderation.service import moderate, recent_post_texts
 from personae.social import graph, posts, timelines
 from personae.social import text as post_text
@@ -191,6 +191,10 @@ REDRAFT_NUDGE = (
     "That says again what you posted before. Write something new instead, in your own "
     "voice: a different thought, under 280 characters."
 )
+LOOP_NUDGE = (
+    "That says the same thing over and over. Write it again, saying each thing only once, "
+    "in your own voice: under 280 characters."
+)
 # Drafts after the first: each warmer than the last, since at a low temperature a small
 # model told not to repeat itself often still does.
 REDRAFT_TEMPERATURES = (1.0, 1.2)
@@ -199,10 +203,11 @@ REDRAFT_TEMPERATURES = (1.0, 1.2)
 async def _redrafted(
     action: Action, messages: list[ChatMessage], params: GenerationParams, text: str
 ) -> str:
-    """The draft, or a new one while it repeats one of the character's recent posts.
+    """The draft, or a new one while it loops or repeats one of the character's recent posts.
 
-    Moderation would hold a repeat. Told what it did, the model writes again, warmer, at
-    most twice more; what the last draft says is moderated as usual.
+    Moderation would hold either. Told what it did, the model writes again, warmer, at
+    most twice more; what the last draft says is moderated as usual (and held if it still
+    loops).
     """
     if not text:
         return text
@@ -210,14 +215,17 @@ async def _redrafted(
         action.session, action.actor.id, action.settings.moderation_repeat_window
     )
     for attempt, temperature in enumerate(REDRAFT_TEMPERATURES):
-        verdict = await asyncio.to_thread(repeats, text, recent)
+        verdict = loops(text)
+        if verdict.allowed:
+            verdict = await asyncio.to_thread(repeats, text, recent)
         if verdict.allowed:
             return text
         action.result.inputs["redrafted"] = verdict.reason
+        nudge = LOOP_NUDGE if verdict.rule == "loop" else REDRAFT_NUDGE
         again: list[ChatMessage] = [
             *messages,
             {"role": "assistant", "content": text},
-            {"role": "user", "content": REDRAFT_NUDGE},
+            {"role": "user", "content": nudge},
         ]
         warmer = dataclasses.replace(
             params,

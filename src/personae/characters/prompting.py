@@ -11,13 +11,13 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from hashlib import sha256
 from typing import Any, Protocol
 
 from personae.characters.models import Character
-from personae.llm.base import GenerationParams
+from personae.llm.base import GenerationParams, Samplers
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are {{char}}. Write {{char}}'s next reply in this conversation with {{user}}. "
@@ -225,7 +225,8 @@ def generation_params(
     own_length: bool = True,
     json_schema: dict[str, Any] | None = None,
 ) -> GenerationParams:
-    """Sampling settings: the character's own temperature and top_p, else the backend's.
+    """Sampling settings: the character's own (temperature, top_p, seed, the samplers of
+    `Samplers`), else the backend's.
 
     The length is the character's own `max_tokens` when it has one and `own_length` is
     set (a chat reply), else `max_tokens` (an autonomous post, whose length the caller
@@ -239,4 +240,9 @@ def generation_params(
         params.temperature = float(sampling["temperature"])
     if sampling.get("top_p") is not None:
         params.top_p = float(sampling["top_p"])
+    if sampling.get("seed") is not None:
+        params.seed = int(sampling["seed"])
+    # Stored values were validated on the way in; anything else (an older key) is skipped.
+    own = {f.name: sampling[f.name] for f in fields(Samplers) if sampling.get(f.name) is not None}
+    params.samplers = Samplers(**own)
     return params

@@ -14,6 +14,7 @@ from pydantic import (
 )
 
 from personae.characters.lore_keys import regex_problem
+from personae.config import SamplerSettings
 from personae.request_guard import json_problem
 
 HANDLE_PATTERN = r"^[a-z0-9_]{1,30}$"
@@ -40,10 +41,8 @@ Handle = Annotated[str, StringConstraints(pattern=HANDLE_PATTERN)]
 Visibility = Literal["private", "unlisted", "public"]
 
 
-class Sampling(BaseModel):
-    """Per-character sampling settings; unset ones use the instance defaults."""
-
-    model_config = ConfigDict(extra="forbid")
+class Sampling(SamplerSettings):
+    """Per-character sampling settings; unset ones use the backend's defaults."""
 
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)

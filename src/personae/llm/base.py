@@ -11,7 +11,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal, TypedDict
 
 Role = Literal["system", "user", "assistant"]
@@ -45,6 +45,45 @@ class Capabilities:
     prefix_cache: bool = False
 
 
+# Which samplers a server accepts (`chat_request` sends only those): "openai" the OpenAI
+# API's own, "vllm" also min_p, top_k and repetition_penalty, "llamacpp" everything.
+SamplerDialect = Literal["openai", "vllm", "llamacpp"]
+SAMPLER_DIALECTS: tuple[SamplerDialect, ...] = ("openai", "vllm", "llamacpp")
+
+
+@dataclass(frozen=True)
+class Samplers:
+    """Samplers beyond temperature and top_p; None leaves one to whoever comes next.
+
+    A character's values win over its backend's defaults (`over`), which win over the
+    server's own.
+    """
+
+    min_p: float | None = None
+    top_k: int | None = None
+    repeat_penalty: float | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    dry_multiplier: float | None = None
+    dry_base: float | None = None
+    dry_allowed_length: int | None = None
+
+    def over(self, defaults: Samplers) -> Samplers:
+        """These samplers, with `defaults` filling the ones left unset."""
+        return Samplers(
+            **{
+                f.name: getattr(defaults, f.name)
+                if getattr(self, f.name) is None
+                else getattr(self, f.name)
+                for f in fields(self)
+            }
+        )
+
+    def as_dict(self) -> dict[str, float | int]:
+        """The samplers that are set, by name."""
+        return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None}
+
+
 @dataclass
 class GenerationParams:
     """Sampling and output settings for one generation."""
@@ -55,6 +94,7 @@ class GenerationParams:
     stop: list[str] = field(default_factory=list)
     seed: int | None = None
     json_schema: dict[str, Any] | None = None
+    samplers: Samplers = field(default_factory=Samplers)
 
 
 @dataclass(frozen=True)
@@ -129,6 +169,11 @@ class Backend(ABC):
     name: str
     model: str
     capabilities: Capabilities
+    # Which samplers the server accepts, and what this backend sends when a character
+    # sets none (plugins that do not care keep these).
+    sampler_dialect: SamplerDialect = "openai"
+    sampler_defaults: Samplers = Samplers()
+    seed_default: int | None = None
 
     @abstractmethod
     def stream(

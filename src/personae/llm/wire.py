@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from personae.llm.base import (
@@ -18,6 +19,8 @@ from personae.llm.base import (
     DoneEvent,
     ErrorKind,
     GenerationParams,
+    SamplerDialect,
+    Samplers,
     Usage,
 )
 
@@ -31,14 +34,53 @@ _CONTEXT_OVERFLOW = re.compile(
 )
 
 
+# Each dialect's samplers and the names its servers give them in a request body.
+# OpenAI documents only the two penalties; vLLM adds min_p, top_k and its
+# repetition_penalty; llama.cpp's server takes them all under its own names.
+_OPENAI = {"frequency_penalty": "frequency_penalty", "presence_penalty": "presence_penalty"}
+_VLLM = {**_OPENAI, "min_p": "min_p", "top_k": "top_k", "repeat_penalty": "repetition_penalty"}
+_LLAMACPP = {
+    **_OPENAI,
+    "min_p": "min_p",
+    "top_k": "top_k",
+    "repeat_penalty": "repeat_penalty",
+    "dry_multiplier": "dry_multiplier",
+    "dry_base": "dry_base",
+    "dry_allowed_length": "dry_allowed_length",
+}
+DIALECT_FIELDS: dict[SamplerDialect, dict[str, str]] = {
+    "openai": _OPENAI,
+    "vllm": _VLLM,
+    "llamacpp": _LLAMACPP,
+}
+
+
+def effective_params(
+    params: GenerationParams, defaults: Samplers, seed: int | None = None
+) -> GenerationParams:
+    """`params` with a backend's sampler defaults (and seed) filling what it leaves unset.
+
+    Structured outputs (verdicts, scores) keep only their own settings: their keys and
+    braces repeat by design, and penalties against repetition would only bend them.
+    """
+    if params.json_schema is not None:
+        return params
+    return replace(
+        params,
+        samplers=params.samplers.over(defaults),
+        seed=params.seed if params.seed is not None else seed,
+    )
+
+
 def chat_request(
     messages: Sequence[ChatMessage],
     params: GenerationParams,
     *,
     model: str | None = None,
     stream: bool = True,
+    dialect: SamplerDialect = "openai",
 ) -> dict[str, Any]:
-    """Build a /v1/chat/completions request body."""
+    """Build a /v1/chat/completions request body with the samplers `dialect` accepts."""
     body: dict[str, Any] = {
         "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
         "max_tokens": params.max_tokens,
@@ -54,6 +96,10 @@ def chat_request(
         body["stop"] = list(params.stop)
     if params.seed is not None:
         body["seed"] = params.seed
+    names = DIALECT_FIELDS[dialect]
+    for sampler, value in params.samplers.as_dict().items():
+        if sampler in names:
+            body[names[sampler]] = value
     if params.json_schema is not None:
         # The OpenAI form; llama.cpp also accepts a bare "json_schema" field but
         # remote servers (vLLM, OpenAI) only know this one.

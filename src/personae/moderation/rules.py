@@ -2,7 +2,7 @@
 
 Pure functions, no I/O: the caller loads the author's recent posts. Checks run in a
 fixed order and the first failing one is the verdict, so the creator sees the most
-serious problem first: empty, blocked term, link, mentions, length, repeat.
+serious problem first: empty, blocked term, link, mentions, length, loop, repeat.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from difflib import SequenceMatcher
 from functools import lru_cache
 
 from personae.config import Settings
+from personae.moderation.repetition import post_loop
+from personae.moderation.text import normalise, strip_invisible
 from personae.social.text import parse
 
 # Why SequenceMatcher over word tokens rather than Jaccard of word 3-shingles: autonomous
@@ -54,19 +56,6 @@ class Verdict:
 
 
 ALLOWED = Verdict(True)
-
-
-def _strip_invisible(text: str) -> str:
-    # Format characters (zero-width space and joiners, soft hyphen, bidi marks) render as
-    # nothing, so "b\u200bad" reads as "bad"; NFKC alone keeps them.
-    return "".join(c for c in text if unicodedata.category(c) != "Cf")
-
-
-def normalise(text: str) -> str:
-    """Text folded for comparison: NFKC, invisible characters removed, case-folded."""
-    # NFKC again after casefold: folding can produce sequences that are not NFKC.
-    folded = unicodedata.normalize("NFKC", _strip_invisible(text)).casefold()
-    return unicodedata.normalize("NFKC", folded)
 
 
 @lru_cache(maxsize=8)
@@ -129,9 +118,20 @@ def repeats(text: str, recent_texts: Sequence[str]) -> Verdict:
     return ALLOWED
 
 
+def loops(text: str) -> Verdict:
+    """Whether `text` says one sentence twice or one run of five words three times."""
+    loop = post_loop(text)
+    if loop is None:
+        return ALLOWED
+    what = "sentence" if loop.kind == "sentence" else "words"
+    return Verdict(
+        False, f'the post repeats the {what} "{_quote(loop.text)}" {loop.count} times', "loop"
+    )
+
+
 def check_rules(text: str, *, recent_texts: Sequence[str], settings: Settings) -> Verdict:
     """The first rule `text` breaks, or an allowed verdict; `recent_texts` are the author's."""
-    visible = _strip_invisible(text)
+    visible = strip_invisible(text)
     if not visible.strip():
         return Verdict(False, "the post is empty", "empty")
 
@@ -168,4 +168,7 @@ def check_rules(text: str, *, recent_texts: Sequence[str], settings: Settings) -
             "length",
         )
 
+    verdict = loops(text)
+    if not verdict.allowed:
+        return verdict
     return repeats(text, recent_texts[: settings.moderation_repeat_window])

@@ -31,7 +31,26 @@ TEXT_FIELDS = (
     "character_version",
 )
 GREETING_FIELDS = ("alternate_greetings", "group_only_greetings")
-SAMPLING_FIELDS = ("temperature", "top_p", "max_tokens")
+# The character's sampling: its own fields, and the samplers (field group "Samplers")
+# that override its backend's defaults; whole numbers are parsed as ints.
+SAMPLER_FIELDS: dict[str, type[int] | type[float]] = {
+    "min_p": float,
+    "top_k": int,
+    "repeat_penalty": float,
+    "frequency_penalty": float,
+    "presence_penalty": float,
+    "dry_multiplier": float,
+    "dry_base": float,
+    "dry_allowed_length": int,
+    "seed": int,
+}
+SAMPLING_KINDS: dict[str, type[int] | type[float]] = {
+    "temperature": float,
+    "top_p": float,
+    "max_tokens": int,
+    **SAMPLER_FIELDS,
+}
+SAMPLING_FIELDS = tuple(SAMPLING_KINDS)
 AUTONOMY_NUMBERS = (
     "posts_per_day",
     "browse_per_day",
@@ -171,15 +190,12 @@ def profile_changes(
     for name in GREETING_FIELDS:
         data[name] = posted[name]
     data["backend"] = posted["backend"] or None
-    sampling = {
-        "temperature": number(posted["temperature"], float),
-        "top_p": number(posted["top_p"], float),
-        "max_tokens": number(posted["max_tokens"], int),
-    }
+    sampling = {name: number(posted[name], kind) for name, kind in SAMPLING_KINDS.items()}
     errors: dict[str, str] = {}
     for name, value in sampling.items():
         if isinstance(value, str):
-            errors[name] = tr(request, "Enter a number.")
+            whole = SAMPLING_KINDS[name] is int
+            errors[name] = tr(request, "Enter a whole number." if whole else "Enter a number.")
     data["sampling"] = {k: v for k, v in sampling.items() if v is not None}
     if posted["handle"]:
         data["handle"] = posted["handle"]
