@@ -275,6 +275,21 @@ def test_stop_ends_the_reply_in_the_backend_and_keeps_the_partial(page: Page, si
     if size == "desktop":
         screenshot(page, "chat-stopped")
 
+    # Leaving the page while a reply streams stops it on the server too.
+    cid = conversation_id(page)
+    box.fill(LONG_STORY)
+    box.press("Enter")
+    expect(chat.locator(".msg--pending .msg__text")).not_to_be_empty(timeout=REPLY_MS)
+    page.goto("/chats")
+    deadline = time.monotonic() + 10
+    while True:
+        last = page.evaluate(FETCH_CONVERSATION, cid)["messages"][-1]
+        if last["role"] == "assistant" or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(100)
+    assert last["generation"]["finish_reason"] == "stopped", last
+    assert last["generation"]["completion_tokens"] < 50, last
+
 
 @pytest.mark.parametrize("size", list(VIEWPORTS))
 def test_continue_appends_to_the_same_message(page: Page, size: str) -> None:
