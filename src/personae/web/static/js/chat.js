@@ -659,7 +659,8 @@
         stopTimer = window.setTimeout(() => current.abort(), STOP_GRACE_MS);
         try {
           const response = await fetch(`${api}/stop`, { method: "POST", headers: { Accept: "application/json" } });
-          if (!response.ok) current.abort();
+          // Not running yet (still starting): leaving the stream stops it once it starts.
+          if (!response.ok || !(await response.json()).stopped) current.abort();
         } catch {
           current.abort(); // aborting the stream stops the reply on the server too
         } finally {
