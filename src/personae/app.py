@@ -22,8 +22,8 @@ from personae.accounts.routes import router as accounts_router
 from personae.agents.api import router as autonomy_router
 from personae.agents.runtime import AgentRuntime
 from personae.characters.routes import router as characters_router
-from personae.chat.generation import ReplyRunner
 from personae.chat.routes import router as chat_router
+from personae.chat.runner import ReplyRunner
 from personae.config import Settings, get_settings
 from personae.db import make_engine, make_sessionmaker
 from personae.errors import DomainError

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from personae.chat.generation import ReplyRunner
+from personae.chat.runner import ReplyRunner
 from personae.config import Settings
 from personae.llm.registry import BackendRegistry
 

@@ -315,7 +315,9 @@ async def test_test_chat_is_reused_and_can_start_over(
     assert r.status_code == 303
     fresh = await client.get(f"/studio/{handle}")
     assert conversation.group(1) not in fresh.text and "New." in fresh.text
-    assert len((await client.get("/api/v1/conversations")).json()) == 1
+    # One test chat, kept apart: the list of chats does not show it.
+    assert len((await client.get("/api/v1/conversations?kind=test")).json()) == 1
+    assert (await client.get("/api/v1/conversations")).json() == []
 
 
 async def test_autonomy_save_and_validation(client: httpx.AsyncClient, db_kind: str) -> None:

@@ -1,15 +1,12 @@
-"""Generating replies: plan a turn in the request, run it in a task that outlives the client.
+"""Planning replies (a new one, a swipe, a continuation) in the request, and saving them.
 
-A reply is generated in its own asyncio task that writes events to a queue; the HTTP layer
-only reads the queue. When the client goes away the task carries on and saves the reply.
+chat/runner.py runs a planned reply in a task of its own and calls `save_reply` at its end.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +19,6 @@ from personae.characters.lorebooks import list_entries
 from personae.characters.models import Character, CharacterLorebook, Lorebook
 from personae.characters.prompting import definition_of, generation_params, macro_context
 from personae.chat.access import require_chat
-from personae.chat.events import ChatEvent, ReplyDone, ReplyError, ReplyStarted, ReplyToken
 from personae.chat.lore import DEFAULT_SCAN_DEPTH, DEFAULT_TOKEN_BUDGET, LoreEntry
 from personae.chat.models import Conversation, Message
 from personae.chat.participants import pairing_select
@@ -37,18 +33,15 @@ from personae.db import new_id, transaction, utcnow
 from personae.errors import Invalid, NotFound
 from personae.llm.base import (
     Backend,
-    BackendError,
     ChatMessage,
     DoneEvent,
     GenerationParams,
-    TokenEvent,
 )
 from personae.llm.registry import BackendRegistry
 from personae.memory.importance import heuristic_importance
 from personae.memory.stream import recall, remember
 
 log = logging.getLogger(__name__)
-_DONE = object()
 # What a character remembers of a chat turn: enough to recognise it, not a transcript.
 MEMORY_TURN_CHARS = 300
 # Memories of the person from elsewhere (the network, other chats) shown in a chat.
@@ -75,6 +68,9 @@ class ReplyPlan:
     # Who speaks: the person's participant (the user message), the character's (the reply).
     person_participant_id: str | None = None
     character_participant_id: str | None = None
+    # Continue: the assistant message whose text the new tokens extend (None: a new reply).
+    continue_id: str | None = None
+    owner_id: str = ""
 
 
 async def lore_for(
@@ -294,10 +290,76 @@ async def plan_reply(
         user_text=content,
         person_participant_id=person.id if person is not None else None,
         character_participant_id=cast.id,
+        owner_id=account.id,
     )
 
 
-async def _save_reply(
+async def plan_continue(
+    session: AsyncSession,
+    account: Account,
+    registry: BackendRegistry,
+    conversation_id: str,
+    message_id: str,
+    reply_max_tokens: int,
+) -> ReplyPlan:
+    """Plan more tokens for an assistant reply, to be appended to the same message.
+
+    The message's text goes last as an assistant turn: llama.cpp (and other servers that
+    "prefill") carry on from it instead of starting a new reply.
+    """
+    row = (
+        await session.execute(
+            pairing_select().where(
+                Conversation.id == conversation_id, Conversation.owner_id == account.id
+            )
+        )
+    ).first()
+    if row is None:
+        raise NotFound("no such conversation")
+    conversation, character, cast, person, chosen_persona = row
+    await require_chat(session, account, character)
+    messages = await all_messages(session, conversation.id)
+    by_id = {m.id: m for m in messages}
+    message = by_id.get(message_id)
+    if message is None:
+        raise NotFound("no such message")
+    if message.role != "assistant" or message.is_greeting or message.parent_id is None:
+        raise Invalid("only a generated reply can be continued", "not_a_reply")
+    backend = registry.get(character.backend)
+    persona = chosen_persona or await default_persona(session, account)
+    history = [Turn(m.role, m.content) for m in path_to(messages, message.parent_id)]
+    params = generation_params(character, reply_max_tokens)
+    prefill: ChatMessage = {"role": "assistant", "content": message.content}
+    prompt = await build_prompt(
+        session,
+        character,
+        persona.name,
+        persona.description,
+        history,
+        backend,
+        params.max_tokens + await backend.count_message_tokens([prefill]),
+        conversation.id,
+    )
+    conversation.active_leaf_id = message.id
+    conversation.updated_at = utcnow()
+    return ReplyPlan(
+        conversation_id=conversation.id,
+        parent_id=message.parent_id,
+        user_message_id=None,
+        backend=backend,
+        messages=[*prompt.messages, prefill],
+        params=params,
+        character_id=character.id,
+        person_id=account.id,
+        person_name=persona.name,
+        person_participant_id=person.id if person is not None else None,
+        character_participant_id=cast.id,
+        continue_id=message.id,
+        owner_id=account.id,
+    )
+
+
+async def save_reply(
     factory: async_sessionmaker[AsyncSession], plan: ReplyPlan, done: DoneEvent
 ) -> dict[str, Any]:
     async with transaction(factory) as session:
@@ -305,6 +367,13 @@ async def _save_reply(
         parent = await session.get(Message, plan.parent_id)
         if conversation is None or parent is None:
             raise NotFound("the conversation was deleted while the reply was generated")
+        if plan.continue_id is not None:
+            message = await _extend(session, plan.continue_id, done)
+            conversation.active_leaf_id = message.id
+            conversation.updated_at = utcnow()
+            await session.flush()
+            messages = await all_messages(session, plan.conversation_id)
+            return message_out(message, siblings_of(messages, message))
         message = Message(
             conversation_id=plan.conversation_id,
             parent_id=plan.parent_id,
@@ -329,6 +398,21 @@ async def _save_reply(
         await session.flush()
         messages = await all_messages(session, plan.conversation_id)
         return message_out(message, siblings_of(messages, message))
+
+
+async def _extend(session: AsyncSession, message_id: str, done: DoneEvent) -> Message:
+    """Append a continuation to its message; the record adds up both generations."""
+    message = await session.get(Message, message_id)
+    if message is None:
+        raise NotFound("the message was deleted while it was continued")
+    message.content = (message.content + done.text).rstrip()
+    message.completion_tokens = (message.completion_tokens or 0) + done.usage.completion_tokens
+    message.prompt_tokens = done.usage.prompt_tokens or message.prompt_tokens
+    message.cached_tokens = done.usage.cached_tokens or message.cached_tokens
+    message.duration_ms = (message.duration_ms or 0.0) + done.duration_ms
+    message.finish_reason = done.finish_reason[:30]
+    message.backend = done.backend
+    return message
 
 
 def _cut(text: str, limit: int = MEMORY_TURN_CHARS) -> str:
@@ -358,80 +442,3 @@ async def _remember_turn(session: AsyncSession, plan: ReplyPlan, reply: str) -> 
             source_id=plan.conversation_id,
             importance=heuristic_importance(words),
         )
-
-
-class ReplyRunner:
-    """Runs replies in tasks of their own and keeps them until they finish."""
-
-    def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
-        self.factory = factory
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def start(self, plan: ReplyPlan) -> asyncio.Queue[ChatEvent | object]:
-        """Begin generating; events arrive on the returned queue, then a sentinel."""
-        queue: asyncio.Queue[ChatEvent | object] = asyncio.Queue()
-        task = asyncio.create_task(self._run(plan, queue))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return queue
-
-    async def stream(self, plan: ReplyPlan) -> AsyncIterator[ChatEvent]:
-        """Start a reply and yield its events; leaving early does not stop the reply."""
-        queue = self.start(plan)
-        while True:
-            item = await queue.get()
-            if item is _DONE:
-                return
-            assert isinstance(item, ReplyStarted | ReplyToken | ReplyDone | ReplyError)
-            yield item
-
-    async def _run(self, plan: ReplyPlan, queue: asyncio.Queue[ChatEvent | object]) -> None:
-        queue.put_nowait(ReplyStarted(plan.conversation_id, plan.user_message_id, plan.parent_id))
-        try:
-            done: DoneEvent | None = None
-            async for event in plan.backend.stream(plan.messages, plan.params):
-                if isinstance(event, TokenEvent):
-                    if event.text:
-                        queue.put_nowait(ReplyToken(event.text))
-                else:
-                    done = event
-            if done is None or not done.text.strip():
-                queue.put_nowait(
-                    ReplyError("empty_reply", "The model returned an empty reply; try again.")
-                )
-                return
-            saved = await _save_reply(self.factory, plan, done)
-            usage = {
-                "prompt_tokens": done.usage.prompt_tokens,
-                "completion_tokens": done.usage.completion_tokens,
-                "cached_tokens": done.usage.cached_tokens,
-                "ttft_ms": done.ttft_ms,
-                "duration_ms": done.duration_ms,
-            }
-            queue.put_nowait(ReplyDone(saved, usage))
-            # Count the reply's tokens now, off the request path: the next turn's prompt
-            # fitting then finds it in the backend's cache instead of tokenizing it.
-            with contextlib.suppress(BackendError):
-                await plan.backend.count_message_tokens(
-                    [{"role": "assistant", "content": saved["content"]}]
-                )
-        except BackendError as exc:
-            queue.put_nowait(ReplyError(f"backend_{exc.kind}", exc.message))
-        except NotFound as exc:
-            queue.put_nowait(ReplyError(exc.code, exc.message))
-        except Exception:  # the stream must end with an event, whatever broke
-            log.exception("reply generation failed")
-            queue.put_nowait(ReplyError("internal", "Generating the reply failed unexpectedly."))
-        finally:
-            queue.put_nowait(_DONE)
-
-    async def drain(self, grace_s: float = 30.0) -> None:
-        """Wait for running replies to finish (server shutdown), then cancel stragglers."""
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=grace_s)
-        for task in pending:
-            task.cancel()
-        for task in pending:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

@@ -15,15 +15,21 @@ PERSON = "person"
 CHARACTER = "character"
 # Roles: the person who opened the conversation; a character taking part has role CHARACTER.
 OWNER = "owner"
+# Conversation kinds: an ordinary chat, or the studio's test chat with a character it edits
+# (one per creator and character, kept out of the list of chats).
+CHAT = "chat"
+TEST = "test"
 
 
 class Conversation(IdMixin, Base):
     """A chat between participants; one-to-one today (its owner's person and a character)."""
 
     __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_owner_kind", "owner_id", "kind"),)
 
     owner_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(200), default="")
+    kind: Mapped[str] = mapped_column(String(10), default=CHAT, server_default=CHAT)  # CHAT | TEST
     # The message the conversation currently shows as its last; the path to the root is the
     # visible history. Not a foreign key: messages point at conversations already.
     active_leaf_id: Mapped[str | None] = mapped_column(String(32), default=None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
@@ -12,7 +12,7 @@ from starlette.responses import Response
 from personae.accounts.models import Account
 from personae.chat import participants, service
 from personae.chat.events import ReplyDone, ReplyError
-from personae.chat.generation import ReplyPlan, plan_reply
+from personae.chat.generation import ReplyPlan, plan_continue, plan_reply
 from personae.chat.models import Conversation
 from personae.chat.schemas import (
     BranchIn,
@@ -24,6 +24,7 @@ from personae.chat.schemas import (
     MessageOut,
     RegenerateIn,
     ReplyOut,
+    StopOut,
 )
 from personae.db import transaction
 from personae.deps import BEARER, DB, CurrentAccount, State, current_account, optional_account
@@ -79,9 +80,10 @@ async def list_conversations(
     character_id: str | None = Query(default=None, max_length=32),
     limit: int = Query(default=50, ge=1, le=200),
     before: str | None = Query(default=None, max_length=32),
+    kind: Literal["chat", "test"] = "chat",
 ) -> list[ConversationOut]:
-    """The caller's conversations, most recent first."""
-    rows = await service.list_conversations(db, account, character_id, limit, before)
+    """The caller's conversations, most recent first (`kind=test`: the studio's test chats)."""
+    rows = await service.list_conversations(db, account, character_id, limit, before, kind)
     found = await participants.pairings(db, rows)
     return [
         ConversationOut.model_validate(
@@ -192,6 +194,44 @@ async def regenerate(
             state.settings.reply_max_tokens,
         )
     return await _respond(state, plan, body.stream if body else True)
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages/{message_id}/continue",
+    response_model=ReplyOut,
+    responses=REPLY_RESPONSES,
+)
+async def continue_message(
+    conversation_id: str,
+    message_id: str,
+    account: ReplyingAccount,
+    state: State,
+    body: RegenerateIn | None = None,
+) -> Response | ReplyOut:
+    """More of a reply (one cut by the token limit): the new tokens extend the same message."""
+    async with transaction(state.sessions) as session:
+        plan = await plan_continue(
+            session,
+            account,
+            state.backends,
+            conversation_id,
+            message_id,
+            state.settings.reply_max_tokens,
+        )
+    return await _respond(state, plan, body.stream if body else True)
+
+
+@router.post("/conversations/{conversation_id}/stop")
+async def stop_reply(conversation_id: str, account: ReplyingAccount, state: State) -> StopOut:
+    """Stop the reply being generated: the backend stops at once, the partial is saved.
+
+    Answers once the generation has ended and what it wrote is saved (finish_reason
+    "stopped"); `stopped` is false when no reply was running.
+    """
+    async with transaction(state.sessions) as session:
+        await service.get_conversation(session, account, conversation_id)  # 404 for others
+    result = await state.replies.stop(conversation_id)
+    return StopOut(stopped=result.stopped, released_ms=result.released_ms, saved_ms=result.saved_ms)
 
 
 @router.patch("/conversations/{conversation_id}/messages/{message_id}")

@@ -62,7 +62,7 @@ class GenerationOut(BaseModel):
     cached_tokens: int | None
     ttft_ms: float | None
     duration_ms: float | None
-    finish_reason: str | None
+    finish_reason: str | None  # "stop", "length" (cut: can be continued), "stopped"
 
 
 class MessageOut(BaseModel):
@@ -73,6 +73,7 @@ class MessageOut(BaseModel):
     parent_id: str | None
     role: str  # "user" | "assistant"
     content: str
+    html: str  # the content as sanitised HTML (chat/formatting.py)
     is_greeting: bool
     created_at: str
     edited_at: str | None
@@ -128,3 +129,12 @@ class ReplyOut(BaseModel):
 
     message: ShownMessageOut
     usage: UsageOut
+
+
+class StopOut(BaseModel):
+    """What stopping did: whether a reply was running, and how long it took the backend to
+    let go of the generation (the model's slot free) and the partial reply to be saved."""
+
+    stopped: bool
+    released_ms: float
+    saved_ms: float

@@ -14,7 +14,15 @@ from personae.characters.prompting import macro_context, render
 from personae.characters.service import get_character
 from personae.chat import participants
 from personae.chat.access import blocked_for, chattable, require_chat
-from personae.chat.models import CHARACTER, Conversation, ConversationParticipant, Message
+from personae.chat.formatting import message_html
+from personae.chat.models import (
+    CHARACTER,
+    CHAT,
+    TEST,
+    Conversation,
+    ConversationParticipant,
+    Message,
+)
 from personae.db import new_id, utcnow
 from personae.errors import Invalid, NotFound
 
@@ -27,6 +35,7 @@ async def open_conversation(
     character_ref: str,
     persona_id: str | None = None,
     title: str = "",
+    kind: str = CHAT,
 ) -> Conversation:
     """Start a chat with a visible character; its greetings become sibling first messages."""
     character = await get_character(session, account, character_ref)
@@ -42,6 +51,7 @@ async def open_conversation(
         id=new_id(),
         owner_id=account.id,
         title=title or f"Chat with {character.name}"[:MAX_TITLE],
+        kind=kind,
     )
     person, cast = participants.one_to_one(conversation.id, account.id, persona.id, character.id)
     session.add_all([conversation, person, cast])
@@ -102,8 +112,9 @@ async def list_conversations(
     character_id: str | None = None,
     limit: int = 50,
     before: str | None = None,
+    kind: str = CHAT,
 ) -> list[Conversation]:
-    """The caller's conversations, most recently active first."""
+    """The caller's conversations of a kind (chats, not the studio's tests), newest first."""
     blocked = await blocked_for(session, account)
     # One-to-one conversations: one character participant each, so one row each.
     stmt = (
@@ -114,7 +125,11 @@ async def list_conversations(
             & (ConversationParticipant.kind == CHARACTER),
         )
         .join(Character, Character.id == ConversationParticipant.character_id)
-        .where(Conversation.owner_id == account.id, chattable(account, blocked))
+        .where(
+            Conversation.owner_id == account.id,
+            Conversation.kind == kind,
+            chattable(account, blocked),
+        )
     )
     if character_id:
         stmt = stmt.where(ConversationParticipant.character_id == character_id)
@@ -124,6 +139,22 @@ async def list_conversations(
             stmt = stmt.where(Conversation.updated_at < anchor.updated_at)
     stmt = stmt.order_by(Conversation.updated_at.desc()).limit(max(1, min(limit, 200)))
     return list(await session.scalars(stmt))
+
+
+async def test_conversation(
+    session: AsyncSession, account: Account, character_id: str, title: str, *, fresh: bool = False
+) -> Conversation:
+    """The caller's one test chat with a character (the studio's): reused, else opened.
+
+    `fresh` deletes the old one first (start over). Never listed among the chats.
+    """
+    found = await list_conversations(session, account, character_id, limit=200, kind=TEST)
+    if found and not fresh:
+        return found[0]
+    for old in found:
+        await session.delete(old)
+    await session.flush()
+    return await open_conversation(session, account, character_id, title=title, kind=TEST)
 
 
 async def delete_conversation(
@@ -353,6 +384,7 @@ def message_out(message: Message, siblings: list[Message] | None = None) -> dict
         "parent_id": message.parent_id,
         "role": message.role,
         "content": message.content,
+        "html": message_html(message.content),
         "is_greeting": message.is_greeting,
         "created_at": message.created_at.isoformat(),
         "edited_at": message.edited_at.isoformat() if message.edited_at else None,

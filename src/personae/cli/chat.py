@@ -18,7 +18,8 @@ def chat(handle: str, user: UserOption = None) -> None:
 
 async def run_chat(settings: Settings, handle: str, user: str | None, console: Console) -> None:
     """Open a conversation with `handle` and loop: read a line, stream the reply."""
-    from personae.chat.generation import ReplyRunner, plan_reply
+    from personae.chat.generation import plan_reply
+    from personae.chat.runner import ReplyRunner
     from personae.chat.service import open_conversation, visible_history
     from personae.db import make_engine, make_sessionmaker, transaction
     from personae.errors import DomainError

@@ -147,6 +147,9 @@ class _Failed:
 
 
 _END = object()
+# How long closing a stream waits for llama.cpp to drop the request (it does at the next
+# token; a prompt still being read can take longer, and then the slot frees after it).
+CLOSE_WAIT_S = 1.0
 
 
 class EmbeddedBackend(Backend):
@@ -251,7 +254,7 @@ class EmbeddedBackend(Backend):
             finally:
                 put(_END)
 
-        loaded.executor.submit(run)
+        worker = asyncio.wrap_future(loaded.executor.submit(run))
         reader = ChunkReader(self.name, self.model, started)
         try:
             while True:
@@ -285,8 +288,12 @@ class EmbeddedBackend(Backend):
                 if text:
                     yield TokenEvent(text)
         finally:
-            # Reached on normal end, on errors and when the consumer closes us early.
+            # Reached on normal end, on errors and when the consumer closes us early
+            # (a stopped reply): llama.cpp drops the request at its next token, and we
+            # wait for that so the slot is free when the stream's closing returns.
             stop.set()
+            if not worker.done():
+                await asyncio.wait([worker], timeout=CLOSE_WAIT_S)
         if reader.timings is not None:
             self.last_timings = reader.timings
         yield reader.done()

@@ -10,12 +10,14 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from personae.accounts import service as accounts
+from personae.accounts.models import Account
 from personae.chat import access as chat_access
 from personae.chat import participants
 from personae.chat import service as chats
 from personae.chat.models import Conversation
 from personae.deps import DB, CurrentAccount, State
 from personae.errors import NotFound
+from personae.social.actors import with_avatar
 from personae.web.guard import PageRoute
 from personae.web.pages import render
 from personae.web.views import Viewer, character_cards
@@ -50,6 +52,13 @@ class ConversationRow:
     def time_label(self) -> str:
         """The last activity, short (UTC)."""
         return self.updated_at.strftime("%Y-%m-%d %H:%M")
+
+
+async def person_view(db: DB, account: Account) -> dict[str, str]:
+    """The viewer as their chat messages show them: a name and an avatar URL (or "")."""
+    has_avatar = account.id in await with_avatar(db, {account.id})  # their actor's id
+    url = f"/api/v1/actors/{account.username}/avatar" if has_avatar else ""
+    return {"name": account.display_name or account.username, "avatar_url": url}
 
 
 def _preview(text: str) -> str:
@@ -151,6 +160,7 @@ async def chat_page(
         "personas": [{"id": p.id, "name": p.name} for p in personas],
         "persona_id": persona_id,
         "max_chars": state.settings.max_message_chars,
+        "person": await person_view(db, account),
     }
     return render(request, "chat.html", context)
 

@@ -16,9 +16,10 @@ from personae.characters import service as characters
 from personae.characters.models import Character
 from personae.chat import service as chats
 from personae.state import AppState
+from personae.web.chat_pages import person_view
 from personae.web.views import Viewer
 
-# The studio's own conversation with a character, found again by this title.
+# The title of the studio's own conversation with a character (a chat of kind TEST).
 TEST_CHAT_TITLE = "Studio test chat"
 SAVED_NOTICES = {
     "profile": "Saved.",
@@ -42,13 +43,7 @@ async def character_view(db: AsyncSession, character: Character) -> dict[str, An
 
 async def test_chat(db: AsyncSession, account: Account, character: Character) -> dict[str, Any]:
     """The creator's test conversation with the character (reused, else opened)."""
-    found = None
-    for conversation in await chats.list_conversations(db, account, character.id, limit=200):
-        if conversation.title == TEST_CHAT_TITLE:
-            found = conversation
-            break
-    if found is None:
-        found = await chats.open_conversation(db, account, character.id, title=TEST_CHAT_TITLE)
+    found = await chats.test_conversation(db, account, character.id, TEST_CHAT_TITLE)
     return {"id": found.id, "messages": await chats.visible_history(db, found)}
 
 
@@ -77,6 +72,7 @@ async def editor_context(
     }
     if with_chat:
         context["chat"] = await test_chat(db, account, character)
+        context["person"] = await person_view(db, account)
     return context
 
 

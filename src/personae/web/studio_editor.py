@@ -180,8 +180,5 @@ async def save_avatar(
 async def restart_test_chat(handle: str, account: CurrentAccount, db: DB) -> Response:
     """Start the test chat over (it then opens with the greeting as saved now)."""
     character = await characters.get_editable_character(db, account, handle)
-    for conversation in await chats.list_conversations(db, account, character.id, limit=200):
-        if conversation.title == TEST_CHAT_TITLE:
-            await chats.delete_conversation(db, account, conversation.id)
-    await chats.open_conversation(db, account, character.id, title=TEST_CHAT_TITLE)
+    await chats.test_conversation(db, account, character.id, TEST_CHAT_TITLE, fresh=True)
     return back(character.handle, saved="chat")

@@ -1,10 +1,13 @@
 // personae chat component: send a message, stream the reply token by token, regenerate,
-// swipe, edit, delete, branch. Model output only ever reaches the page through textContent
-// or text nodes, never as HTML.
+// swipe, edit, delete, branch, stop, continue. Model output reaches the page as text nodes
+// while it streams; saved messages show the server's sanitised rendering (message.html,
+// chat/formatting.py), copied node by node through an allow-list of tags (no attributes),
+// never assigned as HTML.
 //
 // Markup contract (templates/chat/_pane.html renders it; call its `chat_pane` macro):
 //
 //   <section data-chat data-conversation="ID" data-character-name="NAME" data-is-ai="true|false"
+//            data-character-avatar="URL|" data-person-name="NAME" data-person-avatar="URL|"
 //            data-max-chars="20000"           (optional: refuse longer messages before sending)
 //            data-branch-url="/chat/">          (optional: show "Branch", go to URL + new id)
 //     <script type="application/json" class="chat__strings">{"You": "Vous", ...}</script>
@@ -22,6 +25,37 @@
 
 (() => {
   const IDLE_TIMEOUT_MS = 90_000; // no byte from the server for this long: give up
+  const STOP_GRACE_MS = 5_000; // after Stop, wait this long for the saved partial, then abort
+  // The tags the server's rendering may hold (chat/formatting.py ALLOWED_TAGS).
+  const ALLOWED = new Set(["P", "BR", "EM", "STRONG", "UL", "OL", "LI", "CODE", "PRE", "BLOCKQUOTE", "HR", "S"]);
+
+  // Copy the allowed structure of a parsed fragment: elements without attributes, text.
+  function copyAllowed(from, to) {
+    for (const node of from.childNodes) {
+      if (node.nodeType === Node.TEXT_NODE) {
+        to.append(document.createTextNode(node.textContent || ""));
+      } else if (node.nodeType === Node.ELEMENT_NODE) {
+        if (ALLOWED.has(node.tagName)) {
+          const copy = document.createElement(node.tagName.toLowerCase());
+          copyAllowed(node, copy);
+          to.append(copy);
+        } else {
+          copyAllowed(node, to); // an unknown tag: keep its text only
+        }
+      }
+    }
+  }
+
+  // The server's sanitised HTML of a message as DOM nodes (an inert document: nothing runs).
+  function formatted(target, html, fallback) {
+    target.replaceChildren();
+    if (typeof html !== "string") {
+      target.textContent = fallback || "";
+      return;
+    }
+    const parsed = new DOMParser().parseFromString(html, "text/html");
+    copyAllowed(parsed.body, target);
+  }
 
   function mount(root) {
     if (root.dataset.chatReady === "true") return;
@@ -37,6 +71,9 @@
 
     const strings = readStrings(root.querySelector(".chat__strings"));
     const characterName = root.dataset.characterName || "";
+    const characterAvatar = root.dataset.characterAvatar || "";
+    const personName = root.dataset.personName || t("You");
+    const personAvatar = root.dataset.personAvatar || "";
     const isAi = root.dataset.isAi === "true";
     const maxChars = () => Number(root.dataset.maxChars || "0"); // 0: no limit here
     const branchUrl = root.dataset.branchUrl || "";
@@ -44,6 +81,7 @@
     let busy = false;
     let controller = null; // the AbortController of the reply streaming now
     let abortReason = "";
+    let stopTimer = 0;
 
     // ---- text ---------------------------------------------------------------
 
@@ -144,12 +182,34 @@
 
     // ---- rendering (mirrors templates/_message.html) ---------------------------
 
+    function avatar(name, url) {
+      if (url) {
+        const img = el("img", "msg__avatar");
+        img.src = url;
+        img.alt = "";
+        img.width = 32;
+        img.height = 32;
+        return img;
+      }
+      const initial = el("span", "msg__avatar msg__avatar--initial", (name || "?").slice(0, 1).toUpperCase());
+      initial.setAttribute("aria-hidden", "true");
+      return initial;
+    }
+
     function bubble(message, last) {
       const li = el("li", `msg msg--${message.role}`);
       li.dataset.id = message.id;
       li.dataset.role = message.role;
       li.dataset.swipeIndex = String(message.swipe_index ?? 0);
       li.dataset.siblingIds = (message.sibling_ids || [message.id]).join(",");
+      li.dataset.content = message.content || "";
+      const finish = (message.generation && message.generation.finish_reason) || "";
+      if (message.generation) li.dataset.finish = finish;
+      const body = el("div", "msg__body");
+      li.append(
+        message.role === "user" ? avatar(personName, personAvatar) : avatar(characterName, characterAvatar),
+        body,
+      );
 
       const meta = el("div", "msg__meta");
       if (message.role === "user") {
@@ -163,7 +223,12 @@
         }
       }
       if (message.edited_at) meta.append(el("span", "msg__edited", t("edited")));
-      li.append(meta, el("div", "msg__text", message.content || ""));
+      const text = el("div", "msg__text");
+      if (message.id) formatted(text, message.html, message.content);
+      else text.textContent = message.content || ""; // not saved yet: plain text
+      body.append(meta, text);
+      if (finish === "length") body.append(el("p", "msg__cut", t("Cut off at the length limit.")));
+      else if (finish === "stopped") body.append(el("p", "msg__cut", t("Stopped before the end.")));
       if (!message.id) return li;
 
       const actions = el("div", "msg__actions");
@@ -173,6 +238,11 @@
         const prev = button("prev", "‹", t("Previous version"), index === 0, "icon-button");
         const next = button("next", "›", t("Next version"), index + 1 >= count, "icon-button");
         actions.append(prev, el("span", "msg__swipes", `${index + 1} / ${count}`), next);
+      }
+      if (last && message.role === "assistant" && (finish === "length" || finish === "stopped")) {
+        const more = button("continue", t("Continue"));
+        more.title = t("Write more of this reply");
+        actions.append(more);
       }
       if (last && (message.role === "user" || !message.is_greeting)) {
         actions.append(button("regenerate", message.role === "assistant" ? t("Regenerate") : t("Get a reply")));
@@ -185,12 +255,31 @@
         actions.append(branch);
       }
       actions.append(button("delete", t("Delete"), t("Delete this message"), false, tool));
-      li.append(actions);
+      body.append(actions);
       return li;
     }
 
     function render(messages) {
       list.replaceChildren(...messages.map((m, i) => bubble(m, i === messages.length - 1)));
+    }
+
+    // "NAME is writing… N s" under a bubble until its first token comes; returns a stopper.
+    function writingState(li) {
+      const started = Date.now();
+      const note = el("p", "msg__writing");
+      const tick = () => {
+        note.textContent = t("%(name)s is writing… %(seconds)s s", {
+          name: characterName,
+          seconds: Math.floor((Date.now() - started) / 1000),
+        });
+      };
+      tick();
+      li.querySelector(".msg__body").append(note);
+      const timer = window.setInterval(tick, 1000);
+      return () => {
+        window.clearInterval(timer);
+        note.remove();
+      };
     }
 
     function pendingBubble() {
@@ -201,6 +290,19 @@
       list.append(li);
       scrollToEnd();
       return li.querySelector(".msg__text");
+    }
+
+    // Continue: the saved bubble streams its new tokens after what it shows.
+    function continuingBubble(li) {
+      li.classList.add("msg--pending", "msg--continuing");
+      li.setAttribute("aria-busy", "true");
+      for (const note of li.querySelectorAll(".msg__cut")) note.remove();
+      const text = li.querySelector(".msg__text");
+      const blocks = text.querySelectorAll("p, li, blockquote, pre");
+      const into = blocks.length ? blocks[blocks.length - 1] : text;
+      const tail = el("span", "msg__more");
+      into.append(tail);
+      return tail;
     }
 
     async function refresh() {
@@ -279,10 +381,13 @@
 
     // POST to an SSE endpoint and stream the reply into a new bubble. `restore` runs when the
     // request failed before anything was saved; a failed reply offers to try again.
-    async function streamReply(url, body, restore) {
+    // `into`: a saved bubble to extend (Continue) instead of a new pending one.
+    async function streamReply(url, body, restore, into) {
       setBusy(true, true);
       clearStatus();
-      const text = pendingBubble();
+      const text = into ? continuingBubble(into) : pendingBubble();
+      const bubbleOf = text.closest("li.msg");
+      let stopWriting = writingState(bubbleOf);
       controller = new AbortController();
       abortReason = "";
       let idle = 0;
@@ -295,7 +400,8 @@
       };
       touch();
       let failure = null;
-      let retry = () => streamReply(url, body, restore);
+      let retry = into ? null : () => streamReply(url, body, restore);
+      let stoppedEarly = false;
       let signIn = false;
       let finished = false;
       try {
@@ -328,13 +434,18 @@
             retry = () => streamReply(`${api}/messages/${encodeURIComponent(saved)}/regenerate`, { stream: true });
           } else if (event.name === "token") {
             const follow = nearBottom();
-            text.append(first ? event.data.text.trimStart() : event.data.text);
+            if (stopWriting) {
+              stopWriting();
+              stopWriting = null;
+            }
+            text.append(first && !into ? event.data.text.trimStart() : event.data.text);
             first = false;
             if (follow) scrollToEnd();
           } else if (event.name === "done") {
             finished = true;
           } else if (event.name === "error") {
-            failure = t("Sorry, no reply this time.") + " " + explain(event.data.code, event.data.message, 0);
+            if (event.data.code === "stopped") stoppedEarly = true;
+            else failure = t("Sorry, no reply this time.") + " " + explain(event.data.code, event.data.message, 0);
           }
         }
       } catch {
@@ -342,6 +453,8 @@
         else if (abortReason !== "stop") failure = t("The connection dropped while the reply was streaming.");
       } finally {
         window.clearTimeout(idle);
+        window.clearTimeout(stopTimer);
+        if (stopWriting) stopWriting();
         controller = null;
         const wasFocused = root.contains(document.activeElement) || document.activeElement === document.body;
         await refresh();
@@ -349,8 +462,8 @@
         if (failure) {
           showError(failure, retry, signIn);
           announce(failure);
-        } else if (abortReason === "stop") {
-          showNote(t("Stopped. The model still finishes this reply in the background; it appears when you reload."));
+        } else if (abortReason === "stop" || stoppedEarly) {
+          showNote(t("Stopped. What was written so far is saved."));
           announce(t("Stopped."));
         } else if (finished) {
           announce(t("%(name)s replied.", { name: characterName }));
@@ -416,7 +529,7 @@
       label.htmlFor = id;
       const area = el("textarea", "msg__edit-input");
       area.id = id;
-      area.value = textNode.textContent;
+      area.value = li.dataset.content ?? textNode.textContent;
       area.rows = Math.min(12, Math.max(3, area.value.split("\n").length + 1));
       const save = el("button", "button button--small", t("Save"));
       save.type = "submit";
@@ -427,11 +540,15 @@
       editor.append(label, area, row);
       textNode.hidden = true;
       if (actions) actions.hidden = true;
+      for (const note of li.querySelectorAll(".msg__cut")) note.hidden = true;
+      li.classList.add("msg--editing");
       textNode.after(editor);
       area.focus();
 
       const close = () => {
         editor.remove();
+        li.classList.remove("msg--editing");
+        for (const note of li.querySelectorAll(".msg__cut")) note.hidden = false;
         textNode.hidden = false;
         if (actions) actions.hidden = false;
         const again = li.querySelector("button[data-action=edit]");
@@ -532,10 +649,23 @@
     });
 
     if (stopButton) {
-      stopButton.addEventListener("click", () => {
-        if (!controller) return;
+      // Stop asks the server to end the generation (the model stops, the partial is saved);
+      // the stream then ends by itself with the saved reply. Abort only if it does not.
+      stopButton.addEventListener("click", async () => {
+        if (!controller || abortReason === "stop") return;
+        const current = controller;
         abortReason = "stop";
-        controller.abort();
+        stopButton.disabled = true;
+        stopTimer = window.setTimeout(() => current.abort(), STOP_GRACE_MS);
+        try {
+          const response = await fetch(`${api}/stop`, { method: "POST", headers: { Accept: "application/json" } });
+          // Not running yet (still starting): leaving the stream stops it once it starts.
+          if (!response.ok || !(await response.json()).stopped) current.abort();
+        } catch {
+          current.abort(); // aborting the stream stops the reply on the server too
+        } finally {
+          stopButton.disabled = false;
+        }
       });
     }
 
@@ -553,7 +683,9 @@
       const li = target.closest("li[data-id]");
       if (!li || !li.dataset.id) return;
       const action = target.dataset.action;
-      if (action === "regenerate") {
+      if (action === "continue") {
+        streamReply(`${api}/messages/${encodeURIComponent(li.dataset.id)}/continue`, { stream: true }, null, li);
+      } else if (action === "regenerate") {
         if (li.dataset.role === "assistant") li.remove();
         streamReply(`${api}/messages/${encodeURIComponent(li.dataset.id)}/regenerate`, { stream: true });
       } else if (action === "edit") {
