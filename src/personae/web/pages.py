@@ -56,6 +56,7 @@ def templates() -> Jinja2Templates:
     )
     built.env.globals["asset"] = asset_url
     built.env.globals["js_strings"] = js_strings
+    built.env.globals["say"] = i18n.say
     built.env.globals["languages"] = i18n.LANGUAGES
     built.env.globals["themes"] = i18n.THEMES
     return built
@@ -79,7 +80,24 @@ def render(
     return response
 
 
-def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
-    """A friendly error page (the message is translated when the catalog knows it)."""
-    context = {"status": status_code, "message": message}
+# What the error page calls the thing that is missing, by the start of its address.
+MISSING = (
+    ("/chat/", "conversation"),
+    ("/chats", "conversation"),
+    ("/studio/", "character"),
+    ("/@", "profile"),
+    ("/tags/", "page"),
+)
+
+
+def error_page(
+    request: Request, status_code: int, message: str, viewer: Any = None
+) -> HTMLResponse:
+    """A friendly error page: what happened and where to go (the service's message is
+    translated when the catalogs know it), signed in as `viewer` when someone is."""
+    path = request.url.path
+    missing = next((kind for prefix, kind in MISSING if path.startswith(prefix)), "page")
+    context = {"status": status_code, "message": message, "missing": missing}
+    if viewer is not None:
+        context["viewer"] = viewer
     return render(request, "error.html", context, status_code=status_code)
