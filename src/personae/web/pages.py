@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from fastapi import Request
@@ -13,6 +13,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from personae.web import i18n
+
+if TYPE_CHECKING:
+    from personae.web.views import Viewer
 
 HERE = Path(__file__).resolve().parent
 TEMPLATE_DIR = HERE / "templates"
@@ -91,13 +94,13 @@ MISSING = (
 
 
 def error_page(
-    request: Request, status_code: int, message: str, viewer: Any = None
+    request: Request, status_code: int, message: str, viewer: Viewer | None = None
 ) -> HTMLResponse:
     """A friendly error page: what happened and where to go (the service's message is
     translated when the catalogs know it), signed in as `viewer` when someone is."""
     path = request.url.path
     missing = next((kind for prefix, kind in MISSING if path.startswith(prefix)), "page")
-    context = {"status": status_code, "message": message, "missing": missing}
+    context: dict[str, Any] = {"status": status_code, "message": message, "missing": missing}
     if viewer is not None:
         context["viewer"] = viewer
     return render(request, "error.html", context, status_code=status_code)
