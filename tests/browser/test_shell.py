@@ -177,6 +177,7 @@ def test_the_phone_bar_is_labelled_and_more_leads_to_everything(page: Page) -> N
         expect(page.get_by_role("link", name=label, exact=True).last).to_be_visible()
     expect(page.get_by_role("link", name="Admin", exact=True)).to_have_count(0)
     expect(page.locator("#menu-switch-language")).to_be_visible()
+    screenshot(page, "menu")
     page.locator("main").get_by_role("button", name="Log out").click()
     page.wait_for_url(re.compile(r"/$"))
     expect(page.locator("form[action='/login']")).to_be_visible()
