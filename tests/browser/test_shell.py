@@ -7,7 +7,7 @@ import uuid
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import LiveInstance, screenshot, sign_up
+from tests.browser.conftest import PASSWORD, LiveInstance, screenshot, sign_up
 from tests.browser.test_settings import admin_name, log_in
 
 __all__ = ["admin_name"]  # a fixture, shared with the settings tests
@@ -157,6 +157,9 @@ def test_admin_pages_fit_a_phone(page: Page, admin_name: str) -> None:
 
 
 def test_the_phone_bar_is_labelled_and_more_leads_to_everything(page: Page) -> None:
+    # Someone else signs up first, so this person is never the instance's first (admin).
+    first = {"username": f"first_{uuid.uuid4().hex[:8]}", "password": PASSWORD}
+    assert page.request.post("/api/v1/accounts", data=first).status == 201
     name = f"phone_{uuid.uuid4().hex[:8]}"
     sign_up(page, name, "Phone Person")
     page.set_viewport_size({"width": 360, "height": 780})
