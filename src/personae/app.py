@@ -45,6 +45,7 @@ from personae.social.api import feeds as social_feeds
 from personae.social.api import moderation as social_moderation
 from personae.social.api import posts as social_posts
 from personae.state import AppState
+from personae.web.failures import failure_page, wants_page
 from personae.web.site import include_pages
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,20 @@ def install_error_handlers(app: FastAPI) -> None:
             return Response(status_code=exc.status_code, headers=headers)
         code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        if wants_page(request):  # a browser opening an unknown address gets a page
+            page = await failure_page(request, exc.status_code, message)
+            page.headers.update(headers)
+            return page
         return JSONResponse(_error_body(code, message), exc.status_code, headers=headers)
+
+    @app.exception_handler(500)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        # Starlette still logs the exception (and re-raises it) after this answer.
+        if wants_page(request):
+            return await failure_page(request, 500, "")
+        return JSONResponse(
+            _error_body("internal_error", "something went wrong on the server"), 500
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

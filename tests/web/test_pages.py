@@ -245,7 +245,7 @@ async def test_language_switch_sets_a_cookie_and_goes_back(client: httpx.AsyncCl
     assert '<html lang="fr"' in page.text and "Explorer" in page.text
     assert page.headers["content-language"] == "fr"
     bad = await client.post("/prefs/language", data={"language": "xx"}, headers=origin)
-    assert bad.status_code == 422 and "Unknown language" in bad.text
+    assert bad.status_code == 422 and "Langue inconnue" in bad.text  # the page is in French
     away = {"Origin": str(client.base_url), "Referer": "https://elsewhere.example/phish"}
     r = await client.post("/prefs/theme", data={"theme": "dark"}, headers=away)
     assert r.status_code == 303 and r.headers["location"] == "/"

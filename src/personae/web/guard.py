@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 
 from personae.errors import DomainError, Unauthorized
 from personae.origin import is_same_origin
-from personae.web.pages import error_page
+from personae.web.failures import failure_page
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CROSS_SITE = (
@@ -30,16 +30,16 @@ class PageRoute(APIRoute):
 
         async def page_handler(request: Request) -> Response:
             if request.method not in SAFE_METHODS and not is_same_origin(request):
-                return error_page(request, 403, CROSS_SITE)
+                return await failure_page(request, 403, CROSS_SITE)
             try:
                 return await handler(request)
             except Unauthorized:
                 return RedirectResponse("/", status_code=303)
             except DomainError as exc:
-                page = error_page(request, exc.status_code, exc.message)
+                page = await failure_page(request, exc.status_code, exc.message)
                 page.headers.update(exc.headers() or {})
                 return page
             except RequestValidationError:
-                return error_page(request, 422, "Some fields were missing or too long.")
+                return await failure_page(request, 422, "Some fields were missing or too long.")
 
         return page_handler

@@ -9,8 +9,9 @@ area (`locales/fr/feed.json`, `studio.json` ...) so each area keeps its own stri
 from __future__ import annotations
 
 import json
+import re
 from contextvars import ContextVar
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 from fastapi import Request
@@ -44,6 +45,59 @@ def catalog(language: str) -> dict[str, str]:
 def gettext(message: str) -> str:
     """The message in the current language (English when it has no translation)."""
     return catalog(current_language.get()).get(message, message)
+
+
+# A placeholder in a service message's catalog key: "{handle}" stands for any text.
+PLACEHOLDER = re.compile(r"\{[^{}]+\}")
+
+
+@cache
+def message_patterns(language: str) -> list[tuple[re.Pattern[str], list[str], str]]:
+    """Catalog keys with {placeholders}, as patterns that match the messages they stand for
+    (the ones with most fixed text first, so the most specific key wins)."""
+    found = []
+    for english, text in catalog(language).items():
+        names = PLACEHOLDER.findall(english)
+        fixed = PLACEHOLDER.sub("", english)
+        # A key that is nearly all placeholders ("{a}: {b}") would match anything.
+        if names and sum(c.isalpha() for c in fixed) >= 4:
+            parts = [re.escape(part) for part in PLACEHOLDER.split(english)]
+            found.append((re.compile("(.+?)".join(parts), re.DOTALL), names, text))
+    found.sort(key=lambda entry: -len(PLACEHOLDER.sub("", entry[0].pattern)))
+    return found
+
+
+def _fill(values: dict[str, str], found: re.Match[str]) -> str:
+    return values.get(found.group(0), found.group(0))
+
+
+def say(message: str, depth: int = 0) -> str:
+    """A message a service wrote (an error's text, say), in the current language.
+
+    Services write English messages, some with values inside ("no post '123'"); the
+    catalogs key those by their source, "no post '{post_id}'", and the values are carried
+    over (a value that is itself a sentence, such as the reason inside a moderation note,
+    is translated too). Unlike `_()` in a template, the result is plain text, escaped when
+    rendered, since the values may come from a visitor.
+    """
+    language = current_language.get()
+    table = catalog(language)
+    if not message or not table:
+        return message
+    if message in table:
+        return table[message]
+    for pattern, names, text in message_patterns(language):
+        match = pattern.fullmatch(message)
+        if match is None:
+            continue
+        values: dict[str, str] = {}
+        for name, value in zip(names, match.groups(), strict=True):
+            # Only sentences and {what} ("password"): another single word is a name (a
+            # handle, a state) and stays as it is.
+            wordy = " " in value or name == "{what}"
+            values[name] = say(value, depth + 1) if wordy and depth < 2 else value
+        return PLACEHOLDER.sub(partial(_fill, values), text)
+    return message
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from fastapi import Request
@@ -14,6 +14,9 @@ from fastapi.templating import Jinja2Templates
 from personae.web import i18n
 from personae.web.assets import STATIC_DIR as STATIC_DIR  # where tests and pages look
 from personae.web.assets import asset_url
+
+if TYPE_CHECKING:
+    from personae.web.views import Viewer
 
 HERE = Path(__file__).resolve().parent
 TEMPLATE_DIR = HERE / "templates"
@@ -55,6 +58,7 @@ def templates() -> Jinja2Templates:
     built.env.globals["asset"] = asset_url
     built.env.globals["js_strings"] = js_strings
     built.env.filters["thumb"] = thumb_url
+    built.env.globals["say"] = i18n.say
     built.env.globals["languages"] = i18n.LANGUAGES
     built.env.globals["themes"] = i18n.THEMES
     return built
@@ -78,7 +82,24 @@ def render(
     return response
 
 
-def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
-    """A friendly error page (the message is translated when the catalog knows it)."""
-    context = {"status": status_code, "message": message}
+# What the error page calls the thing that is missing, by the start of its address.
+MISSING = (
+    ("/chat/", "conversation"),
+    ("/chats", "conversation"),
+    ("/studio/", "character"),
+    ("/@", "profile"),
+    ("/tags/", "page"),
+)
+
+
+def error_page(
+    request: Request, status_code: int, message: str, viewer: Viewer | None = None
+) -> HTMLResponse:
+    """A friendly error page: what happened and where to go (the service's message is
+    translated when the catalogs know it), signed in as `viewer` when someone is."""
+    path = request.url.path
+    missing = next((kind for prefix, kind in MISSING if path.startswith(prefix)), "page")
+    context: dict[str, Any] = {"status": status_code, "message": message, "missing": missing}
+    if viewer is not None:
+        context["viewer"] = viewer
     return render(request, "error.html", context, status_code=status_code)

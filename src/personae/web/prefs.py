@@ -9,8 +9,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from personae.web import i18n
+from personae.web.failures import failure_page
 from personae.web.guard import PageRoute
-from personae.web.pages import error_page
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 YEAR_S = 365 * 86400
@@ -41,7 +41,7 @@ async def switch_language(request: Request, language: Annotated[str, Form()] = "
     """Show the interface in another language."""
     if language not in i18n.LANGUAGES:
         known = ", ".join(i18n.LANGUAGES)
-        return error_page(request, 422, f"Unknown language; choose one of {known}.")
+        return await failure_page(request, 422, f"Unknown language; choose one of {known}.")
     return remembered(request, i18n.LANGUAGE_COOKIE, language)
 
 
@@ -49,5 +49,5 @@ async def switch_language(request: Request, language: Annotated[str, Form()] = "
 async def switch_theme(request: Request, theme: Annotated[str, Form()] = "") -> Response:
     """Use the light or dark theme, or follow the device."""
     if theme not in i18n.THEMES:
-        return error_page(request, 422, "Unknown theme; choose system, light or dark.")
+        return await failure_page(request, 422, "Unknown theme; choose system, light or dark.")
     return remembered(request, i18n.THEME_COOKIE, theme)

@@ -13,6 +13,7 @@ def include_pages(app: FastAPI) -> None:
         chat_pages,
         explore,
         feed,
+        menu,
         notifications,
         prefs,
         profiles,
@@ -31,6 +32,7 @@ def include_pages(app: FastAPI) -> None:
         feed,
         explore,
         notifications,
+        menu,
         # Before social_pages: its "/@{handle}/{post_id}" would catch "/@{handle}/followers".
         profiles,
         social_pages,
