@@ -244,6 +244,7 @@ async def actor_action(
     account: PageAccount,
     part: Annotated[Literal["bar", "follow"], Form()] = "bar",
     next: Annotated[str, Form(max_length=500)] = "",
+    slot: Annotated[Literal["follow", "welcome", "aside"], Form()] = "follow",
 ) -> Response:
     """Follow, unfollow, block, unblock, mute or unmute an actor."""
     viewer = await viewer_for(db, account)
@@ -259,5 +260,11 @@ async def actor_action(
     else:
         view = actor_view(actor, None, viewer, Relationship(blocking=True))
     template = "profiles/_follow.html" if part == "follow" else "profiles/_actions.html"
-    context = {"a": view, "done": action, "reasons": REPORT_REASONS}
+    context = {
+        "a": view,
+        "done": action,
+        "reasons": REPORT_REASONS,
+        "slot": slot,
+        "next": safe_next(next, f"/@{view['handle']}"),
+    }
     return render(request, template, page_context(account, **context))
