@@ -297,11 +297,18 @@
   }
 
   // After a block or mute, the page drops that actor's posts at once (the server leaves
-  // them out of every later page).
-  document.addEventListener("htmx:afterRequest", (event) => {
+  // them out of every later page). The form is remembered when its request starts: by
+  // the time the answer arrives, the swap is about to replace it.
+  let hiding = null;
+  document.addEventListener("htmx:beforeRequest", (event) => {
     const elt = event.detail.elt;
-    if (!event.detail.successful || !elt.matches || !elt.matches("form[data-hides]")) return;
-    const id = elt.dataset.hides;
+    hiding = elt.matches && elt.matches("form[data-hides]") ? elt.dataset.hides : null;
+  });
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const status = event.detail.xhr ? event.detail.xhr.status : 0;
+    const id = hiding;
+    hiding = null;
+    if (!id || status < 200 || status >= 300) return;
     for (const card of document.querySelectorAll("article.post[data-actors]")) {
       if (!card.dataset.actors.split(" ").includes(id)) continue;
       const item = card.closest("li") || card;
