@@ -26,6 +26,7 @@ from personae.social.graph import Relationship
 from personae.social.models import Actor
 from personae.social.views import load_actors, render_posts
 from personae.web.actors import actor_rows, actor_view, avatars
+from personae.web.aside import aside_context
 from personae.web.common import (
     Cursor,
     PageAccount,
@@ -125,6 +126,7 @@ async def profile_page(
         return render(request, "profiles/_posts_page.html", context)
     context["actor"] = await full_view(db, viewer, actor)
     context["reasons"] = REPORT_REASONS
+    context.update(aside=await aside_context(db, viewer), request_path=f"/@{actor.handle}")
     if viewer.actor_id == actor.id:
         context["active"] = "profile"
     return render(request, "profile.html", context)
@@ -154,6 +156,7 @@ async def follow_list(
     if is_htmx(request) and cursor:
         return render(request, "profiles/_people_page.html", context)
     context["actor"] = await full_view(db, viewer, actor)
+    context.update(aside=await aside_context(db, viewer), request_path=f"/@{actor.handle}")
     return render(request, "profiles/follows.html", context)
 
 

@@ -26,6 +26,7 @@ from personae.social.access import get_visible_post, viewer_for
 from personae.social.models import POST_VISIBILITIES, Post
 from personae.social.views import render_actors
 from personae.web import live
+from personae.web.aside import aside_context
 from personae.web.cards import cards, me_of
 from personae.web.common import Cursor, PageAccount, canonical, is_htmx, page_context, page_url
 from personae.web.guard import PageRoute
@@ -99,6 +100,7 @@ async def post_page(
         # Every reply is shown: new ones arrive live at the end of the list.
         last = max([found.post.id, *(p.id for p in found.descendants)])
         context["stream"] = f"{post['url']}/stream?after={last}"
+    context.update(aside=await aside_context(db, viewer), request_path=post["url"])
     return render(request, "post.html", context)
 
 
