@@ -139,7 +139,7 @@ async def feed_page(
         tabs=TABS if account is not None and feed.key != "tag" else (),
         compose=feed.key == "home" and not cursor,
         welcome=welcome,
-        aside=await aside_context(db, viewer),
+        aside=await aside_context(request, db, viewer),
     )
     return render(request, "timeline.html", context)
 

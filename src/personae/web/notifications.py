@@ -96,7 +96,7 @@ async def notifications_page(
     if is_htmx(request) and cursor:
         return render(request, "notifications/_items.html", context)
     context["requests"] = len(await graph.follow_requests(db, viewer, None, 40))
-    context.update(aside=await aside_context(db, viewer), request_path="/notifications")
+    context.update(aside=await aside_context(request, db, viewer), request_path="/notifications")
     return render(request, "notifications/index.html", context)
 
 

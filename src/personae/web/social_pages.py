@@ -100,7 +100,7 @@ async def post_page(
         # Every reply is shown: new ones arrive live at the end of the list.
         last = max([found.post.id, *(p.id for p in found.descendants)])
         context["stream"] = f"{post['url']}/stream?after={last}"
-    context.update(aside=await aside_context(db, viewer), request_path=post["url"])
+    context.update(aside=await aside_context(request, db, viewer), request_path=post["url"])
     return render(request, "post.html", context)
 
 
