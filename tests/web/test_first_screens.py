@@ -111,6 +111,9 @@ async def test_compose_counts_and_refuses_without_cutting(
     plain = await client.post("/posts", data={"text": long}, headers=SAME)
     assert plain.status_code == 422 and long.strip() in plain.text
     assert 'aria-invalid="true"' in plain.text and "longer than a post" in plain.text
+    pasted = "A very long paste. " * 1500  # 28500 characters: still kept whole
+    plain = await client.post("/posts", data={"text": pasted}, headers=SAME)
+    assert plain.status_code == 422 and pasted.strip() in plain.text
     # Line breaks count once, as the counter counts them (browsers send CRLF).
     exact = await client.post("/posts", data={"text": "ab\r\n" * 1000}, headers=HX)
     assert exact.status_code == 200 and 'role="alert"' not in exact.text

@@ -35,6 +35,9 @@ from personae.web.pages import render
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 PostRef = Annotated[str | None, Query(max_length=32)]
 FormText = Annotated[str, Form(max_length=20_000)]
+# A post's text may arrive far over the limit (a long paste without script): it is read
+# whole so that the refusal can show it again, never cut.
+PostText = Annotated[str, Form(max_length=200_000)]
 MENTION_LIMIT = 8
 # Where a successful post goes in the page that sent it (never a selector from the client).
 INTO = {"feed": "afterbegin:#feed-posts", "replies": "beforeend:#thread-replies"}
@@ -223,7 +226,7 @@ async def create_post(
     request: Request,
     db: DB,
     account: PageAccount,
-    text: FormText = "",
+    text: PostText = "",
     content_warning: FormText = "",
     visibility: Annotated[str, Form(max_length=20)] = "public",
     in_reply_to_id: Annotated[str, Form(max_length=32)] = "",
