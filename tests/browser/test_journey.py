@@ -87,6 +87,7 @@ def test_sign_up_import_chat_mention_block_and_switch_to_french(page: Page) -> N
     page.goto(f"/@{ansel}")
     expect(page.locator("main article").first).to_be_visible()
     page.locator(f"#actions-{ansel}").get_by_text("More").click()
+    page.once("dialog", lambda dialog: dialog.accept())  # "Block @…?" asks first
     page.locator(f"#actions-{ansel}").get_by_role("button", name="Block").click()
     expect(page.locator(f"#actions-{ansel}").get_by_role("button", name="Unblock")).to_be_visible()
     page.goto(f"/@{ansel}")

@@ -71,6 +71,7 @@ def test_explore_profile_follow_block_and_notifications(page: Page, live: LiveIn
 
     # Block it: gone from Explore, its profile offers to unblock; then unblock.
     page.locator(f"#actions-{ANSEL}").get_by_text("More").click()
+    page.once("dialog", lambda dialog: dialog.accept())  # "Block @…?" asks first
     page.locator(f"#actions-{ANSEL}").get_by_role("button", name="Block").click()
     unblock = page.locator(f"#actions-{ANSEL}").get_by_role("button", name="Unblock")
     expect(unblock).to_have_attribute("aria-pressed", "true")

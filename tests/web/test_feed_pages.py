@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 
-from personae.web import feed
+from personae.web import live
 from tests.conftest import sign_up
 from tests.web.test_pages import SAME, web_sign_up
 from tests.web.test_social_pages import character, follow, post
@@ -25,8 +25,8 @@ def card_of(html: str, post_id: str) -> str:
 @pytest.fixture
 def quick_streams(monkeypatch: pytest.MonkeyPatch) -> None:
     """Streams that poll fast and end quickly (the test client reads a whole response)."""
-    monkeypatch.setattr(feed, "STREAM_POLL_S", 0.05)
-    monkeypatch.setattr(feed, "STREAM_LIFETIME_S", 0.3)
+    monkeypatch.setattr(live, "STREAM_POLL_S", 0.05)
+    monkeypatch.setattr(live, "STREAM_LIFETIME_S", 0.3)
 
 
 def events(body: str) -> list[tuple[str, str]]:
@@ -269,7 +269,7 @@ async def test_the_stream_sends_new_visible_posts_only(
     assert events(r.text) == []
 
     # A post written while the stream is open arrives (the stream polls the database).
-    feed.STREAM_LIFETIME_S = 1.0
+    live.STREAM_LIFETIME_S = 1.0
     task = asyncio.create_task(client.get(f"/public/stream?after={public['id']}"))
     await asyncio.sleep(0.2)
     late = await post(client, alice, "Written later.")

@@ -47,3 +47,22 @@ async def cards(
     rendered = await render_posts(session, viewer, posts)
     await mark_avatars(session, rendered)
     return rendered
+
+
+def original_id(card: dict[str, Any]) -> str:
+    """The post a card is about: the original of a repost, else the card's own post."""
+    inner = card.get("repost_of")
+    return str(inner["id"]) if inner and inner.get("id") else str(card["id"])
+
+
+def one_card_per_post(rendered: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Cards newest first with each post once: a repost and its original (or two reposts
+    of one post) on the same page keep only the newest card, which says who reposted."""
+    seen: set[str] = set()
+    kept = []
+    for card in rendered:
+        key = original_id(card)
+        if key not in seen:
+            seen.add(key)
+            kept.append(card)
+    return kept

@@ -6,46 +6,33 @@ same way, so a page (or a stream) never shows a post the API would not.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 from urllib.parse import quote
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae import sse
-from personae.accounts import service as accounts
 from personae.accounts.models import Account
-from personae.deps import DB, State, request_token
+from personae.deps import DB, State
 from personae.social import ranking, timelines
 from personae.social.access import Viewer as SocialViewer
 from personae.social.access import viewer_for
 from personae.social.models import Post
-from personae.web import i18n
-from personae.web.cards import cards, me_of
+from personae.web import live
+from personae.web.aside import aside_context
+from personae.web.cards import cards, me_of, one_card_per_post
 from personae.web.common import Cursor, PageAccount, is_htmx, page_url
 from personae.web.guard import PageRoute
-from personae.web.pages import render, templates
+from personae.web.pages import render
 from personae.web.views import Viewer
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 After = Annotated[str | None, Query(max_length=32)]
-
-# The stream polls the database rather than listening for in-process events: posts
-# written by agent workers (or another web process) raise no event here, but every
-# process shares the database. Two seconds keeps "live" feeling live at a tiny cost.
-STREAM_POLL_S = 2.0
-# Streams end after this long; the browser's EventSource reconnects by itself (sending
-# Last-Event-ID), which rebuilds the viewer and bounds how long a connection is held.
-STREAM_LIFETIME_S = 600.0
-# A comment line this often keeps proxies from closing a quiet stream.
-STREAM_KEEPALIVE_S = 15.0
-STREAM_BATCH = 40
-LIVE_STRINGS = ("%(n)s new posts", "1 new post", "AI")
 
 
 class PageLike(Protocol):
@@ -125,31 +112,42 @@ async def feed_page(
     """A timeline as a full page, or (for htmx's infinite scroll) the next items only."""
     if feed.signed_in_only and account is None:
         return RedirectResponse("/", status_code=303)
-    loader = load or feed.load
-    assert loader is not None, "a feed without a loader needs one from its page"
     viewer = await viewer_for(db, account)
+    # Someone who follows nobody yet would meet an empty Home: they get the community's
+    # public posts instead (and suggestions of whom to follow), until they follow someone.
+    welcome = feed.key == "home" and not cursor and await follows_nobody(db, viewer)
+    source = PUBLIC if welcome else feed
+    loader = PUBLIC.load if welcome else load or feed.load
+    assert loader is not None, "a feed without a loader needs one from its page"
     page = await loader(db, viewer, cursor)
-    posts = await cards(db, viewer, page.items)
+    posts = one_card_per_post(await cards(db, viewer, page.items))
     context: dict[str, Any] = {
         "feed": feed,
         "posts": posts,
-        "older": page_url(feed.path, page.next_cursor),
+        "older": page_url(source.path, page.next_cursor),
         "me": me_of(viewer),
     }
     if is_htmx(request) and cursor:
         return render(request, "feed/_items.html", context)
     newest = max((p.id for p in page.items), default="")
-    if feed.streams and not cursor:
-        context["stream"] = f"{feed.path}/stream?after={newest}"
+    if source.streams and not cursor:
+        context["stream"] = f"{source.path}/stream?after={newest}"
     if account is not None:
         context["viewer"] = Viewer.of(account)
     context.update(
         active="home" if feed.key in ("home", "for-you") else "public",
         tabs=TABS if account is not None and feed.key != "tag" else (),
         compose=feed.key == "home" and not cursor,
-        live_strings=LIVE_STRINGS,
+        welcome=welcome,
+        aside=await aside_context(request, db, viewer),
     )
     return render(request, "timeline.html", context)
+
+
+async def follows_nobody(db: AsyncSession, viewer: SocialViewer) -> bool:
+    """Whether the acting actor follows no one yet (a new account's first visits)."""
+    actor = viewer.require_actor()
+    return not await timelines.followee_ids(db, actor.id)
 
 
 @router.get("/home", response_class=HTMLResponse)
@@ -189,90 +187,35 @@ async def tag_page(
     return await feed_page(request, db, account, tag_feed(tag), cursor)
 
 
-def _valid_id(value: str | None) -> str:
-    """A post id (32 hex digits) or the empty string: cursors from clients are checked."""
-    if value and len(value) == 32 and all(c in "0123456789abcdef" for c in value):
-        return value
-    return ""
-
-
-def _card_html(request: Request, post: dict[str, Any], me: dict[str, Any] | None) -> str:
-    """One post card as a list item (as the timeline holds it), in the page's language."""
-    token = i18n.current_language.set(i18n.pick_language(request))
-    try:
-        template = templates().env.get_template("feed/_items.html")
-        return template.render(posts=[post], me=me, older=None, fresh=True).strip()
-    finally:
-        i18n.current_language.reset(token)
-
-
-async def stream_account_id(request: Request) -> str | None:
-    """The signed-in account's id, read in a short session of its own.
-
-    Streams take no request-scoped database session: that one would stay open (and hold a
-    pooled connection) for as long as the stream runs.
-    """
-    token = request_token(request)
-    if not token:
-        return None
-    async with request.app.state.personae.sessions() as session:
-        account = await accounts.account_for_token(session, token)
-        return account.id if account else None
-
-
-async def new_posts(
-    request: Request, account_id: str | None, feed: Feed, after: str
-) -> AsyncIterator[bytes]:
-    """SSE events: each newly visible post of a timeline, oldest first, until the client goes."""
+def fresh_posts(feed: Feed) -> live.FreshLoader:
+    """What a timeline's stream sends: its newest posts, those after the last one sent."""
     assert feed.load is not None
-    sessions = request.app.state.personae.sessions
-    started = last_sent = time.monotonic()
-    yield sse.frame(retry=3000, comment="stream open")
-    while time.monotonic() - started < STREAM_LIFETIME_S:
-        if await request.is_disconnected():
-            return
-        # A fresh session and viewer each time: follows, blocks and mutes may change, and
-        # a session held open for minutes would pin old data and a pooled connection.
-        async with sessions() as session:
-            account = await session.get(Account, account_id) if account_id else None
-            if account_id and account is None:
-                return  # the account is gone: nothing more to show
-            viewer = await viewer_for(session, account)
-            page = await feed.load(session, viewer, None)
-            fresh = sorted((p for p in page.items if p.id > after), key=lambda p: p.id)
-            rendered = await cards(session, viewer, fresh[-STREAM_BATCH:])
-        me = me_of(viewer)
-        for post in rendered:
-            after = post["id"]
-            html = _card_html(request, post, me)
-            yield sse.frame(event="post", id=post["id"], data=html)
-            last_sent = time.monotonic()
-        if time.monotonic() - last_sent > STREAM_KEEPALIVE_S:
-            yield sse.frame(comment="keepalive")
-            last_sent = time.monotonic()
-        await asyncio.sleep(STREAM_POLL_S)
+    loader = feed.load
+
+    async def load(session: AsyncSession, viewer: SocialViewer, after: str) -> list[Post]:
+        page = await loader(session, viewer, None)
+        return [p for p in page.items if p.id > after]
+
+    return load
 
 
 async def stream_response(
     request: Request, feed: Feed, after: str | None, last_event_id: str | None
 ) -> Response:
     """The live stream of a timeline, resuming after Last-Event-ID when the browser reconnects."""
-    account_id = await stream_account_id(request)
+    account_id = await live.stream_account_id(request)
     if feed.signed_in_only and account_id is None:
         return Response(status_code=204)  # 204 tells EventSource to stop reconnecting
-    start = max(_valid_id(after), _valid_id(last_event_id))
+    start = max(live.valid_id(after), live.valid_id(last_event_id))
     if not start:
         # Nothing shown yet: start from now, so an empty page does not get the backlog.
         start = timelines.id_at(time.time())
-    return sse.stream(new_posts(request, account_id, feed, start))
-
-
-LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)]
+    return sse.stream(live.new_cards(request, account_id, fresh_posts(feed), start))
 
 
 @router.get("/home/stream")
 async def home_stream(
-    request: Request, after: After = None, last_event_id: LastEventId = None
+    request: Request, after: After = None, last_event_id: live.LastEventId = None
 ) -> Response:
     """New posts of your home timeline, as server-sent events."""
     return await stream_response(request, HOME, after, last_event_id)
@@ -280,7 +223,7 @@ async def home_stream(
 
 @router.get("/public/stream")
 async def public_stream(
-    request: Request, after: After = None, last_event_id: LastEventId = None
+    request: Request, after: After = None, last_event_id: live.LastEventId = None
 ) -> Response:
     """New public posts, as server-sent events."""
     return await stream_response(request, PUBLIC, after, last_event_id)
@@ -288,7 +231,7 @@ async def public_stream(
 
 @router.get("/tags/{tag}/stream")
 async def tag_stream(
-    tag: str, request: Request, after: After = None, last_event_id: LastEventId = None
+    tag: str, request: Request, after: After = None, last_event_id: live.LastEventId = None
 ) -> Response:
     """New posts with a hashtag, as server-sent events."""
     return await stream_response(request, tag_feed(tag), after, last_event_id)

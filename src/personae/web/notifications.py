@@ -16,6 +16,7 @@ from personae.social.access import viewer_for
 from personae.social.models import Notification
 from personae.social.views import load_actors, render_posts
 from personae.web.actors import actor_view, avatars
+from personae.web.aside import aside_context
 from personae.web.common import Cursor, PageAccount, is_htmx, next_page_url, page_context
 from personae.web.guard import PageRoute
 from personae.web.pages import PAGE_HEADERS, render
@@ -95,6 +96,7 @@ async def notifications_page(
     if is_htmx(request) and cursor:
         return render(request, "notifications/_items.html", context)
     context["requests"] = len(await graph.follow_requests(db, viewer, None, 40))
+    context.update(aside=await aside_context(request, db, viewer), request_path="/notifications")
     return render(request, "notifications/index.html", context)
 
 

@@ -25,7 +25,9 @@ from personae.social.access import get_visible_actor, viewer_for
 from personae.social.graph import Relationship
 from personae.social.models import Actor
 from personae.social.views import load_actors, render_posts
+from personae.web import aside
 from personae.web.actors import actor_rows, actor_view, avatars
+from personae.web.aside import aside_context
 from personae.web.common import (
     Cursor,
     PageAccount,
@@ -125,6 +127,7 @@ async def profile_page(
         return render(request, "profiles/_posts_page.html", context)
     context["actor"] = await full_view(db, viewer, actor)
     context["reasons"] = REPORT_REASONS
+    context.update(aside=await aside_context(request, db, viewer), request_path=f"/@{actor.handle}")
     if viewer.actor_id == actor.id:
         context["active"] = "profile"
     return render(request, "profile.html", context)
@@ -154,6 +157,7 @@ async def follow_list(
     if is_htmx(request) and cursor:
         return render(request, "profiles/_people_page.html", context)
     context["actor"] = await full_view(db, viewer, actor)
+    context.update(aside=await aside_context(request, db, viewer), request_path=f"/@{actor.handle}")
     return render(request, "profiles/follows.html", context)
 
 
@@ -244,11 +248,13 @@ async def actor_action(
     account: PageAccount,
     part: Annotated[Literal["bar", "follow"], Form()] = "bar",
     next: Annotated[str, Form(max_length=500)] = "",
+    slot: Annotated[Literal["follow", "welcome", "aside"], Form()] = "follow",
 ) -> Response:
     """Follow, unfollow, block, unblock, mute or unmute an actor."""
     viewer = await viewer_for(db, account)
     viewer.require_actor()  # signed-out visitors go to the start page (see PageRoute)
     await act(db, viewer, handle, action)
+    aside.forget(request, viewer)  # whom to suggest (and their buttons) just changed
     if not is_htmx(request):
         return RedirectResponse(safe_next(next, f"/@{handle.lstrip('@').lower()}"), 303)
     viewer = await viewer_for(db, account)  # blocks and mutes changed
@@ -259,5 +265,11 @@ async def actor_action(
     else:
         view = actor_view(actor, None, viewer, Relationship(blocking=True))
     template = "profiles/_follow.html" if part == "follow" else "profiles/_actions.html"
-    context = {"a": view, "done": action, "reasons": REPORT_REASONS}
+    context = {
+        "a": view,
+        "done": action,
+        "reasons": REPORT_REASONS,
+        "slot": slot,
+        "next": safe_next(next, f"/@{view['handle']}"),
+    }
     return render(request, template, page_context(account, **context))

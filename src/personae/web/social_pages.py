@@ -13,7 +13,9 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from personae import sse
 from personae.accounts.models import Account
 from personae.deps import DB
 from personae.errors import DomainError, Invalid, NotFound
@@ -23,6 +25,8 @@ from personae.social.access import Viewer as SocialViewer
 from personae.social.access import get_visible_post, viewer_for
 from personae.social.models import POST_VISIBILITIES, Post
 from personae.social.views import render_actors
+from personae.web import live
+from personae.web.aside import aside_context
 from personae.web.cards import cards, me_of
 from personae.web.common import Cursor, PageAccount, canonical, is_htmx, page_context, page_url
 from personae.web.guard import PageRoute
@@ -31,6 +35,9 @@ from personae.web.pages import render
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 PostRef = Annotated[str | None, Query(max_length=32)]
 FormText = Annotated[str, Form(max_length=20_000)]
+# A post's text may arrive far over the limit (a long paste without script): it is read
+# whole so that the refusal can show it again, never cut.
+PostText = Annotated[str, Form(max_length=200_000)]
 MENTION_LIMIT = 8
 # Where a successful post goes in the page that sent it (never a selector from the client).
 INTO = {"feed": "afterbegin:#feed-posts", "replies": "beforeend:#thread-replies"}
@@ -80,18 +87,57 @@ async def post_page(
     post = rendered[above]
     if (handle, post_id) != (post["author"]["handle"], post["id"]):
         return canonical(request, post["url"])
+    more = page_url(post["url"], found.next_cursor)
     context = page_context(
         account,
         post=post,
         ancestors=rendered[:above],
         descendants=rendered[above + 1 :],
-        more=page_url(post["url"], found.next_cursor),
+        more=more,
         me=me_of(viewer),
         active="home" if account else "public",
     )
     if is_htmx(request) and cursor:
         return render(request, "feed/_replies.html", context)
+    if more is None and not cursor:
+        # Every reply is shown: new ones arrive live at the end of the list.
+        last = max([found.post.id, *(p.id for p in found.descendants)])
+        context["stream"] = f"{post['url']}/stream?after={last}"
+    context.update(aside=await aside_context(request, db, viewer), request_path=post["url"])
     return render(request, "post.html", context)
+
+
+def fresh_replies(post_id: str) -> live.FreshLoader:
+    """What a thread's stream sends: replies below the post newer than the last one sent."""
+
+    async def load(session: AsyncSession, viewer: SocialViewer, after: str) -> list[Post]:
+        try:
+            found = await timelines.thread(session, viewer, post_id, after or None)
+        except NotFound:  # deleted, or hidden from the viewer since: nothing more to send
+            return []
+        return found.descendants
+
+    return load
+
+
+@router.get("/@{handle}/{post_id}/stream")
+async def thread_stream(
+    handle: str,
+    post_id: str,
+    request: Request,
+    after: PostRef = None,
+    last_event_id: live.LastEventId = None,
+) -> Response:
+    """New replies of a thread, as server-sent events (404 when the post is not visible)."""
+    # No request-scoped session: it would be held for as long as the stream runs.
+    account_id = await live.stream_account_id(request)
+    async with request.app.state.personae.sessions() as session:
+        account = await session.get(Account, account_id) if account_id else None
+        viewer = await viewer_for(session, account)
+        shown = await get_visible_post(session, viewer, post_id)
+        target = shown.repost_of_id or shown.id
+    start = max(live.valid_id(after), live.valid_id(last_event_id)) or target
+    return sse.stream(live.new_cards(request, account_id, fresh_replies(target), start))
 
 
 def compose_values(
@@ -180,7 +226,7 @@ async def create_post(
     request: Request,
     db: DB,
     account: PageAccount,
-    text: FormText = "",
+    text: PostText = "",
     content_warning: FormText = "",
     visibility: Annotated[str, Form(max_length=20)] = "public",
     in_reply_to_id: Annotated[str, Form(max_length=32)] = "",
@@ -190,6 +236,8 @@ async def create_post(
     """Publish from a compose, reply or quote box; refusals come back next to the form."""
     viewer = await viewer_for(db, account)
     viewer.require_actor()
+    # Browsers send each line break as CRLF; the person typed one character, not two.
+    text = text.replace("\r\n", "\n")
     values = compose_values(text, content_warning, visibility, in_reply_to_id, quote_of_id, into)
     try:
         post = await post_service.create_post(

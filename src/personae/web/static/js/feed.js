@@ -76,11 +76,37 @@
     const text = form.querySelector("textarea[name=text]");
     const counter = form.querySelector("[data-count-for]");
     if (text && counter) {
-      const max = Number(text.getAttribute("maxlength")) || 3000;
+      // Past the limit nothing is cut: the count turns red, the button is disabled and a
+      // note says by how much (the server would refuse the post too, keeping the text).
+      const max = Number(text.dataset.max) || 3000;
+      const note = document.getElementById(text.dataset.overNote || "");
+      const send = form.querySelector("button[type=submit]");
+      const described = text.getAttribute("aria-describedby") || "";
       const update = () => {
-        const left = max - text.value.length;
+        // Code points, as the server counts; a browser sends each line break as CRLF,
+        // which the server reads back as one.
+        const left = max - [...text.value.replace(/\r\n/g, "\n")].length;
+        const over = left < 0;
         counter.textContent = String(left);
-        counter.classList.toggle("compose__count--low", left < 100);
+        counter.classList.toggle("compose__count--low", left < 100 && !over);
+        counter.classList.toggle("compose__count--over", over);
+        if (send) send.disabled = over;
+        if (over) text.setAttribute("aria-invalid", "true");
+        else if (!described) text.removeAttribute("aria-invalid");
+        if (note) {
+          const wasHidden = note.hidden;
+          note.hidden = !over;
+          if (over) {
+            const message =
+              left === -1
+                ? t("1 character too many: shorten the post to send it.")
+                : t("%(n)s characters too many: shorten the post to send it.", { n: -left });
+            if (wasHidden || note.textContent !== message) note.textContent = message;
+          }
+          const ids = [described, over ? note.id : ""].filter(Boolean).join(" ");
+          if (ids) text.setAttribute("aria-describedby", ids);
+          else text.removeAttribute("aria-describedby");
+        }
       };
       text.addEventListener("input", update);
       update();
@@ -235,9 +261,65 @@
     }
   }
 
+  // Long posts and quotes fold in lists (not the post a thread page is about), with a
+  // button that unfolds them. Heights are measured, so only what is really long folds.
+  const FOLD_PX = 320;
+  let folds = 0;
+  function setupFolds(root) {
+    const scope = root.querySelectorAll ? root : document;
+    const candidates = [
+      ...(root.matches && root.matches("article.post") ? [root] : []),
+      ...scope.querySelectorAll("article.post"),
+    ];
+    for (const card of candidates) {
+      if (card.classList.contains("post--main")) continue;
+      for (const part of card.querySelectorAll(".post__text, .post__embed")) {
+        if (part.dataset.fold || part.closest("[data-fold=on]")) continue;
+        if (part.scrollHeight <= FOLD_PX) continue;
+        part.dataset.fold = "on";
+        if (!part.id) part.id = `fold-${++folds}`;
+        part.classList.add("is-folded");
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "post__more button button--quiet button--small";
+        button.setAttribute("aria-expanded", "false");
+        button.setAttribute("aria-controls", part.id);
+        button.textContent = t("Show more");
+        button.addEventListener("click", () => {
+          const open = button.getAttribute("aria-expanded") !== "true";
+          button.setAttribute("aria-expanded", String(open));
+          part.classList.toggle("is-folded", !open);
+          button.textContent = open ? t("Show less") : t("Show more");
+        });
+        part.after(button);
+      }
+    }
+  }
+
+  // After a block or mute, the page drops that actor's posts at once (the server leaves
+  // them out of every later page). The form is remembered when its request starts: by
+  // the time the answer arrives, the swap is about to replace it.
+  let hiding = null;
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const elt = event.detail.elt;
+    hiding = elt.matches && elt.matches("form[data-hides]") ? elt.dataset.hides : null;
+  });
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const status = event.detail.xhr ? event.detail.xhr.status : 0;
+    const id = hiding;
+    hiding = null;
+    if (!id || status < 200 || status >= 300) return;
+    for (const card of document.querySelectorAll("article.post[data-actors]")) {
+      if (!card.dataset.actors.split(" ").includes(id)) continue;
+      const item = card.closest("li") || card;
+      item.remove();
+    }
+  });
+
   // Everything new on the page (first load, and each htmx swap) gets set up here.
   function setup(root) {
     showTimes(root);
+    setupFolds(root);
     const forms = root.matches && root.matches("form[data-compose]") ? [root] : [];
     for (const form of [...forms, ...root.querySelectorAll("form[data-compose]")]) setupCompose(form);
   }
@@ -278,16 +360,18 @@
     dedupe();
   });
 
-  // A post can arrive twice (sent from this page, then by the stream): keep the first.
+  // A post can arrive twice (sent from this page, then by the stream), and a repost can
+  // arrive beside its original: keep one card per post, the first (the newest).
   function dedupe() {
-    const list = document.getElementById("feed-posts");
-    if (!list) return;
-    const seen = new Set();
-    for (const item of [...list.children]) {
-      const card = item.querySelector(":scope > article[id]");
-      if (!card) continue;
-      if (seen.has(card.id)) item.remove();
-      else seen.add(card.id);
+    for (const list of document.querySelectorAll("#feed-posts, #thread-replies")) {
+      const seen = new Set();
+      for (const item of [...list.children]) {
+        const card = item.querySelector(":scope > article[id]");
+        if (!card) continue;
+        const key = card.dataset.post || card.id;
+        if (seen.has(key) || seen.has(card.id)) item.remove();
+        else seen.add(key).add(card.id);
+      }
     }
   }
 
