@@ -256,7 +256,9 @@ def test_stop_ends_the_reply_in_the_backend_and_keeps_the_partial(page: Page, si
         round_trip = time.perf_counter() - started
         answer = stopped.value.json()
         assert answer["stopped"] is True, answer
-        assert round_trip < 1.0 and answer["released_ms"] < 1000, (round_trip, answer)
+        # The backend's release is what Stop promises (checked below, best of three under
+        # 200 ms); the browser round trip adds Playwright's own overhead, so it gets room.
+        assert answer["released_ms"] < 1000 and round_trip < 3.0, (round_trip, answer)
         server_ms.append(answer["released_ms"])
         expect(chat.locator(".chat__status")).to_have_text(re.compile("Stopped"))
         expect(chat.get_by_role("button", name="Send")).to_be_visible()
@@ -275,20 +277,24 @@ def test_stop_ends_the_reply_in_the_backend_and_keeps_the_partial(page: Page, si
     if size == "desktop":
         screenshot(page, "chat-stopped")
 
-    # Leaving the page while a reply streams stops it on the server too.
+    # Leaving the page while a reply streams does not stop it: only Stop does, and a
+    # dropped connection must not lose the reply. It is written to the end and saved.
     cid = conversation_id(page)
     box.fill(LONG_STORY)
     box.press("Enter")
-    expect(chat.locator(".msg--pending .msg__text")).not_to_be_empty(timeout=REPLY_MS)
+    pending = chat.locator(".msg--pending .msg__text")
+    expect(pending).not_to_be_empty(timeout=REPLY_MS)
+    shown_before_leaving = len(pending.inner_text())
     page.goto("/chats")
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while True:
         last = page.evaluate(FETCH_CONVERSATION, cid)["messages"][-1]
         if last["role"] == "assistant" or time.monotonic() > deadline:
             break
         page.wait_for_timeout(100)
-    assert last["generation"]["finish_reason"] == "stopped", last
-    assert last["generation"]["completion_tokens"] < 50, last
+    assert last["role"] == "assistant", last
+    assert last["generation"]["finish_reason"] in ("stop", "length"), last
+    assert len(last["content"]) > shown_before_leaving, (last, shown_before_leaving)
 
 
 @pytest.mark.parametrize("size", list(VIEWPORTS))

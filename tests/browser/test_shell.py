@@ -31,7 +31,7 @@ def test_language_and_theme_switches_change_the_page(page: Page) -> None:
     expect(page.locator("html")).to_have_attribute("lang", "en")
     page.get_by_role("combobox", name="Language").select_option("fr")
     expect(page.locator("html")).to_have_attribute("lang", "fr")
-    expect(page.get_by_role("link", name="Explorer")).to_be_visible()
+    expect(page.get_by_role("link", name="Explorer", exact=True)).to_be_visible()
     page.get_by_role("combobox", name="Thème").select_option("dark")
     expect(page.locator("html")).to_have_attribute("data-theme", "dark")
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")

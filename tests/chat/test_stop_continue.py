@@ -26,25 +26,43 @@ MAX_TOKENS = 300
 STORY = "Tell me a very long story about the sea, the ships and the storms, in detail."
 
 
-async def busy_slots(registry: BackendRegistry) -> int:
-    """How many of the embedded llama.cpp server's slots are generating now."""
-    embedded = registry.get("embedded")
-    assert isinstance(embedded, EmbeddedBackend)
-    root = (await embedded.base_url()).removesuffix("/v1")
-    headers = {"Authorization": f"Bearer {await embedded.api_key()}"}
-    async with httpx.AsyncClient(timeout=5) as http:
-        slots = (await http.get(f"{root}/slots", headers=headers)).json()
-    return sum(1 for s in slots if s["is_processing"])
+class SlotWatch:
+    """Polls the embedded llama.cpp server's /slots over one kept-open connection.
 
+    One client for all polls: opening a client per poll (TLS context, connection) costs
+    more than a token on a slow machine and would blur what is measured.
+    """
 
-async def wait_free(registry: BackendRegistry, limit_s: float = 5.0) -> float:
-    """Seconds until no slot is busy (polling /slots)."""
-    started = time.perf_counter()
-    await asyncio.sleep(0)  # let the caller send its request first
-    while await busy_slots(registry):
-        assert time.perf_counter() - started < limit_s, "the slot stayed busy"
-        await asyncio.sleep(0.005)
-    return time.perf_counter() - started
+    def __init__(self, registry: BackendRegistry) -> None:
+        self.registry = registry
+        self.http = httpx.AsyncClient(timeout=5)
+        self.url = ""
+        self.headers: dict[str, str] = {}
+
+    async def __aenter__(self) -> SlotWatch:
+        embedded = self.registry.get("embedded")
+        assert isinstance(embedded, EmbeddedBackend)
+        self.url = (await embedded.base_url()).removesuffix("/v1") + "/slots"
+        self.headers = {"Authorization": f"Bearer {await embedded.api_key()}"}
+        await self.busy()  # opens the connection before anything is timed
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.http.aclose()
+
+    async def busy(self) -> int:
+        """How many slots are generating now."""
+        slots = (await self.http.get(self.url, headers=self.headers)).json()
+        return sum(1 for s in slots if s["is_processing"])
+
+    async def wait_free(self, limit_s: float = 5.0) -> float:
+        """Seconds until no slot is busy."""
+        started = time.perf_counter()
+        await asyncio.sleep(0)  # let the caller send its request first
+        while await self.busy():
+            assert time.perf_counter() - started < limit_s, "the slot stayed busy"
+            await asyncio.sleep(0.005)
+        return time.perf_counter() - started
 
 
 async def local_backend(
@@ -106,9 +124,10 @@ async def stop_once(
             await asyncio.sleep(0.01)
     assert state.replies.is_running(cid)
     # Watch the slots from the moment Stop is sent, beside the request (not after it).
-    watching = asyncio.create_task(wait_free(registry))
-    r = await client.post(f"/api/v1/conversations/{cid}/stop", headers=headers)
-    free_s = await watching
+    async with SlotWatch(registry) as slots:
+        watching = asyncio.create_task(slots.wait_free())
+        r = await client.post(f"/api/v1/conversations/{cid}/stop", headers=headers)
+        free_s = await watching
     assert r.status_code == 200 and r.json()["stopped"] is True, r.text
     events = []
     while not queue.empty():

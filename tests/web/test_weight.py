@@ -11,7 +11,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from personae.web import feed
+from personae.web import live
 from personae.web.assets import IMMUTABLE, asset_digest, css_files
 from tests.conftest import sign_up
 from tests.web.test_pages import web_sign_up
@@ -61,8 +61,8 @@ async def test_pages_json_css_and_scripts_are_gzipped(client: httpx.AsyncClient)
 async def test_event_streams_are_never_compressed(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(feed, "STREAM_POLL_S", 0.05)
-    monkeypatch.setattr(feed, "STREAM_LIFETIME_S", 0.3)
+    monkeypatch.setattr(live, "STREAM_POLL_S", 0.05)
+    monkeypatch.setattr(live, "STREAM_LIFETIME_S", 0.3)
     alice = await sign_up(client, "alice")
     first = await client.post(f"{API}/posts", headers=alice, json={"text": "first"})
     for n in range(3):

@@ -1,9 +1,11 @@
 """Running replies: each in an asyncio task of its own that writes events to a queue.
 
-The HTTP layer only reads the queue. A reply can be stopped (the Stop button, or the
-client leaving the stream): its generation task is cancelled, which closes the backend's
-stream (llama.cpp drops the request and frees its slot; a remote's HTTP response is
-closed), and what was written so far is saved, marked with finish_reason "stopped".
+The HTTP layer only reads the queue. A client that leaves the stream (a phone losing its
+connection, a closed tab) does not end the reply: the task carries on and saves it, so it
+is there on the next visit. A reply is stopped only when asked (the Stop button, `POST
+.../stop`): its generation task is cancelled, which closes the backend's stream (llama.cpp
+drops the request and frees its slot; a remote's HTTP response is closed), and what was
+written so far is saved, marked with finish_reason "stopped".
 """
 
 from __future__ import annotations
@@ -83,24 +85,14 @@ class ReplyRunner:
         return running, queue
 
     async def stream(self, plan: ReplyPlan) -> AsyncIterator[ChatEvent]:
-        """Start a reply and yield its events; leaving before the end stops the reply."""
-        running, queue = self.start(plan)
-        finished = False
-        try:
-            while True:
-                item = await queue.get()
-                if item is _DONE:
-                    finished = True
-                    return
-                assert isinstance(item, ReplyStarted | ReplyToken | ReplyDone | ReplyError)
-                if isinstance(item, ReplyDone | ReplyError):
-                    finished = True
-                yield item
-        finally:
-            # The client went away (closed the page, aborted the fetch): nobody reads on,
-            # so stop the model now rather than let it write to the end for nobody.
-            if not finished:
-                running.stop()
+        """Start a reply and yield its events; leaving early lets the reply finish and save."""
+        _, queue = self.start(plan)
+        while True:
+            item = await queue.get()
+            if item is _DONE:
+                return
+            assert isinstance(item, ReplyStarted | ReplyToken | ReplyDone | ReplyError)
+            yield item
 
     def is_running(self, conversation_id: str) -> bool:
         """Whether a reply of this conversation is being generated now."""

@@ -123,10 +123,12 @@ def loops(text: str) -> Verdict:
     loop = post_loop(text)
     if loop is None:
         return ALLOWED
-    what = "sentence" if loop.kind == "sentence" else "words"
-    return Verdict(
-        False, f'the post repeats the {what} "{_quote(loop.text)}" {loop.count} times', "loop"
-    )
+    # Two whole sentences rather than a "{what}" slot, so each can be translated.
+    if loop.kind == "sentence":
+        reason = f'the post repeats the sentence "{_quote(loop.text)}" {loop.count} times'
+    else:
+        reason = f'the post repeats the words "{_quote(loop.text)}" {loop.count} times'
+    return Verdict(False, reason, "loop")
 
 
 def check_rules(text: str, *, recent_texts: Sequence[str], settings: Settings) -> Verdict:

@@ -395,6 +395,8 @@
         window.clearTimeout(idle);
         idle = window.setTimeout(() => {
           abortReason = "timeout";
+          // Leaving the stream lets the reply run on (and be saved), so end it too.
+          fetch(`${api}/stop`, { method: "POST", headers: { Accept: "application/json" } }).catch(() => {});
           if (controller) controller.abort();
         }, IDLE_TIMEOUT_MS);
       };
@@ -650,19 +652,26 @@
 
     if (stopButton) {
       // Stop asks the server to end the generation (the model stops, the partial is saved);
-      // the stream then ends by itself with the saved reply. Abort only if it does not.
+      // the stream then ends by itself with the saved reply. Leaving the stream would not
+      // stop it (a dropped connection must not lose a reply), so while the reply has not
+      // started yet (the prompt still being read) ask again until it stops or ends.
       stopButton.addEventListener("click", async () => {
         if (!controller || abortReason === "stop") return;
         const current = controller;
         abortReason = "stop";
         stopButton.disabled = true;
         stopTimer = window.setTimeout(() => current.abort(), STOP_GRACE_MS);
+        const until = Date.now() + STOP_GRACE_MS;
         try {
-          const response = await fetch(`${api}/stop`, { method: "POST", headers: { Accept: "application/json" } });
-          // Not running yet (still starting): leaving the stream stops it once it starts.
-          if (!response.ok || !(await response.json()).stopped) current.abort();
+          while (controller === current && Date.now() < until) {
+            const response = await fetch(`${api}/stop`, { method: "POST", headers: { Accept: "application/json" } });
+            if (!response.ok) break;
+            if ((await response.json()).stopped) return;
+            await new Promise((resolve) => window.setTimeout(resolve, 100));
+          }
+          if (controller === current) current.abort();
         } catch {
-          current.abort(); // aborting the stream stops the reply on the server too
+          current.abort();
         } finally {
           stopButton.disabled = false;
         }
