@@ -12,8 +12,9 @@ PACKAGE = SRC / "personae"
 
 # Packages that nothing below them may import: the left one must never import the right.
 FORBIDDEN = {
-    "social": {"agents", "federation", "web", "chat", "openai_compat", "cli", "demo"},
-    "chat": {"agents", "federation", "web", "cli", "demo"},
+    "social": {"agents", "federation", "web", "chat", "openai_compat", "cli", "demo", "scenes"},
+    "chat": {"agents", "federation", "web", "cli", "demo", "scenes"},
+    "scenes": {"agents", "federation", "web", "cli", "demo", "openai_compat"},
     "agents": {"chat", "federation", "web", "cli", "demo"},
     "memory": {"chat", "agents", "social", "federation", "web", "cli", "demo"},
     "characters": {"chat", "agents", "federation", "web", "cli", "demo"},
