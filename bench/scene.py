@@ -30,7 +30,7 @@ Method:
 
 Run: .venv/bin/python bench/scene.py [--characters 10 --history 500 --replies 300]
      [--turns 20 --reply-tokens 80] [--via auto|api|direct] [--skip-model] [--skip-platform]
-The test suite's smoke run uses `--history 40 --replies 20 --turns 2 --reply-tokens 8`.
+The test suite's smoke run uses `--history 40 --replies 20 --turns 3 --reply-tokens 16`.
 """
 
 from __future__ import annotations
@@ -235,7 +235,9 @@ async def stream_reply(
     return first or end, shown or end, done, guard.text
 
 
-async def run_scene_direct(turns: int, reply_tokens: int, console: Console) -> dict[str, Any]:
+async def run_scene_direct(
+    turns: int, reply_tokens: int, console: Console, prefill: bool = False
+) -> dict[str, Any]:
     """The scene on the bundled model with scenes' own modules (no HTTP, no database)."""
     from personae.llm.embedded import EmbeddedBackend
 
@@ -273,6 +275,7 @@ async def run_scene_direct(turns: int, reply_tokens: int, console: Console) -> d
                     reply_tokens=reply_tokens,
                     count=backend.count_message_tokens,
                     seed="scene",
+                    prefill=prefill,
                 )
                 assembled = time.perf_counter()
                 first, shown, done, text = await stream_reply(
@@ -387,51 +390,54 @@ async def scene_over_http(
         await asyncio.sleep(0.5)  # let the stream open before the first message
         try:
             for turn in range(turns):
-                started = time.perf_counter()
-                r = await client.post(
-                    f"/api/v1/scenes/{scene_id}/messages",
-                    headers=auth,
-                    json={"content": PROMPTS[turn % len(PROMPTS)]},
-                )
-                r.raise_for_status()
-                speakers = [s for s in r.json()["speakers"] if s.get("participant_id")]
-                for speaker in speakers:
-                    first: float | None = None
-                    while True:
-                        at, name, data = await asyncio.wait_for(events.get(), timeout=600)
-                        if name == "error" and data.get("code") != "empty_reply":
-                            raise RuntimeError(f"the scene reported an error: {data}")
-                        if name == "token" and first is None:
-                            first = at
-                        if name in ("done", "error"):
-                            break
-                    if name == "error":  # cleaned to nothing: no message, nothing to time
-                        rows.append({"turn": turn + 1, "speaker": "?", "measured": False})
-                        started = at
-                        continue
-                    message = data["message"]
-                    gen = message.get("generation") or {}
-                    rows.append(
-                        {
-                            "turn": turn + 1,
-                            "speaker": message["speaker"]["name"],
-                            "reason": message.get("reason") or speaker.get("reason", ""),
-                            "client_ttft_ms": ((first or at) - started) * 1000,
-                            "assembly_ms": float("nan"),
-                            "held_ms": float("nan"),
-                            "backend_ttft_ms": gen.get("ttft_ms") or 0.0,
-                            "prompt_tokens": gen.get("prompt_tokens") or 0,
-                            "cached_tokens": gen.get("cached_tokens") or 0,
-                            "completion_tokens": gen.get("completion_tokens") or 0,
-                            "saved": bool(message.get("content")),
-                        }
+                while True:  # the chain frees the scene just after its `next` event
+                    started = time.perf_counter()
+                    r = await client.post(
+                        f"/api/v1/scenes/{scene_id}/messages",
+                        headers=auth,
+                        json={"content": PROMPTS[turn % len(PROMPTS)]},
                     )
-                    started = at  # the next reply starts when this one is done
-                console.print(f"turn {turn + 1}: {len(speakers)} replies")
+                    if r.status_code != 409:
+                        break
+                    await asyncio.sleep(0.01)
+                r.raise_for_status()
+                replies = 0
+                first: float | None = None
+                name = ""
+                while name != "next":  # the chain ends with who speaks next
+                    at, name, data = await asyncio.wait_for(events.get(), timeout=600)
+                    if name == "error" and data.get("code") != "empty_reply":
+                        raise RuntimeError(f"the scene reported an error: {data}")
+                    if name == "token" and first is None:
+                        first = at
+                    elif name == "error":  # cleaned to nothing: no message, nothing to time
+                        rows.append({"turn": turn + 1, "speaker": "?", "measured": False})
+                        replies, first, started = replies + 1, None, at
+                    elif name == "done":
+                        message = data["message"]
+                        gen = message.get("generation") or {}
+                        rows.append(
+                            {
+                                "turn": turn + 1,
+                                "speaker": message["speaker"]["name"],
+                                "reason": message.get("reason") or "",
+                                "client_ttft_ms": ((first or at) - started) * 1000,
+                                "assembly_ms": float("nan"),
+                                "held_ms": float("nan"),
+                                "backend_ttft_ms": gen.get("ttft_ms") or 0.0,
+                                "prompt_tokens": gen.get("prompt_tokens") or 0,
+                                "cached_tokens": gen.get("cached_tokens") or 0,
+                                "completion_tokens": gen.get("completion_tokens") or 0,
+                                "saved": bool(message.get("content")),
+                            }
+                        )
+                        # The next reply starts when this one is done.
+                        replies, first, started = replies + 1, None, at
+                console.print(f"turn {turn + 1}: {replies} replies")
         finally:
             listener.cancel()
-    server.should_exit = True
-    await serving
+            server.should_exit = True
+            await serving
     return summarise(rows)
 
 
@@ -517,11 +523,11 @@ async def main_async(args: argparse.Namespace, console: Console) -> None:
     via = args.via
     if via == "auto":
         via = "api" if core_path_available() else "direct"
-    console.print(f"(b) path: {via}")
+    console.print(f"(b) path: {via}" + (", prefill" if args.prefill and via == "direct" else ""))
     if via == "api":
         result = await run_scene_api(args.turns, args.reply_tokens, console)
     else:
-        result = await run_scene_direct(args.turns, args.reply_tokens, console)
+        result = await run_scene_direct(args.turns, args.reply_tokens, console, args.prefill)
     table = Table(title="scene on the bundled SmolLM2-135M (4 characters, 1 person, natural order)")
     for column in (
         "turn",
@@ -583,6 +589,11 @@ def main() -> None:
     parser.add_argument("--reply-tokens", type=int, default=80)
     parser.add_argument("--skip-model", action="store_true", help="only (a), with fake counts")
     parser.add_argument("--skip-platform", action="store_true", help="only (b)")
+    parser.add_argument(
+        "--prefill",
+        action="store_true",
+        help="(b) direct: end each prompt with the speaker's `Name:` for the model to continue",
+    )
     parser.add_argument(
         "--via",
         choices=("auto", "api", "direct"),

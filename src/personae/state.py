@@ -30,5 +30,5 @@ class AppState:
     agents: AgentRuntime | None = None
     # The federation delivery loop, when this process runs it (`personae serve` and `run`).
     delivery: DeliveryWorker | None = None
-    # Scenes' replies and auto-mode (made on first use: `personae.scenes.api.conductor_of`).
+    # Scenes' replies and auto-mode (made on first use: `personae.scenes.conductor.conductor_of`).
     scenes: Conductor | None = None

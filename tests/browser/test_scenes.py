@@ -58,6 +58,11 @@ def person(browser: Browser, live: LiveInstance, name: str) -> tuple[BrowserCont
     return context, page
 
 
+def listening(page: Page) -> None:
+    """Wait until the scene page's event stream is open (replies made later reach it)."""
+    expect(page.locator("[data-scene]")).to_have_attribute("data-live", "open")
+
+
 def no_sideways_scroll(page: Page) -> None:
     """The page is no wider than the window."""
     width = page.evaluate("document.documentElement.scrollWidth")
@@ -99,28 +104,32 @@ def test_two_people_see_the_same_replies_stream_live(
         expect(guest_page.locator(".scene__composer")).to_be_visible()
 
         # The owner writes; both pages watch the replies grow token by token.
+        listening(page)
+        listening(guest_page)
         page.evaluate(WATCH_STREAM)
         guest_page.evaluate(WATCH_STREAM)
         box = page.get_by_label("Your message to the scene")
         box.fill("Ansel Brine, what do you see from the lighthouse tonight?")
         box.press("Enter")
+        # The replies come after the owner's message (the first character's greeting before).
+        replies = {
+            page: page.locator("#scene-messages .msg--user ~ .msg--assistant"),
+            guest_page: guest_page.locator("#scene-messages .msg--person ~ .msg--assistant"),
+        }
         for watcher in (page, guest_page):
-            saved = watcher.locator("#scene-messages .msg--assistant")
-            expect(saved.first).to_be_visible(timeout=REPLY_MS)
+            expect(replies[watcher].first).to_be_visible(timeout=REPLY_MS)
         for watcher in (page, guest_page):
             expect(watcher.locator(".scene__pending .msg--pending")).to_have_count(
                 0, timeout=REPLY_MS
             )
             lengths = watcher.evaluate("window.__lengths")
             assert len(set(lengths)) > 2, f"the reply did not stream in: {lengths}"
-        first_reply = page.locator("#scene-messages .msg--assistant").first
+        first_reply = replies[page].first
         expect(first_reply.locator(".msg__name")).to_have_text("Ansel Brine")
         expect(first_reply.locator(".badge")).to_have_text("AI")
         expect(first_reply.locator(".msg__reason")).to_have_text("mentioned")
         text = first_reply.locator(".msg__text").inner_text()
-        expect(guest_page.locator("#scene-messages .msg--assistant .msg__text").first).to_have_text(
-            text
-        )
+        expect(replies[guest_page].first.locator(".msg__text")).to_have_text(text)
         # The guest sees the owner's message as someone else's, with a name.
         expect(guest_page.locator("#scene-messages .msg--person .msg__name").first).to_be_visible()
         screenshot(page, "scene")
@@ -195,3 +204,210 @@ def test_invitations_auto_mode_and_a_phone(
         page.set_viewport_size(PHONE)
     finally:
         guest_context.close()
+
+
+LONG_STORY = "Tell me a very long story about the sea, with many ships and storms."
+# A character of one's own whose replies are a dozen tokens: quick on the bundled model.
+BARD = {
+    "name": "Brief Bard",
+    "description": "{{char}} tells tales of the sea.",
+    "first_mes": "Shall I tell you a tale?",
+    "sampling": {"max_tokens": 12},
+}
+
+
+def bard(page: Page) -> str:
+    """Create the brief bard as the page's person; its handle."""
+    return str(api(page, "POST", "/api/v1/characters", BARD)["handle"])
+
+
+def test_speak_swipes_edit_stop_branch_and_delete(page: Page) -> None:
+    sign_up(page, unique("teller"))
+    handle = bard(page)
+    scene = api(
+        page,
+        "POST",
+        "/api/v1/scenes",
+        {"title": "Harbour", "characters": [handle, ANSEL], "mode": "manual"},
+    )
+    page.goto(f"/scenes/{scene['id']}")
+    listening(page)
+    panel = page.locator("#scene-panel")
+    said = page.locator("#scene-messages")
+    box = page.get_by_label("Your message to the scene")
+    box.fill("Hello, everyone.")
+    box.press("Enter")
+    expect(said.locator(".msg--user .msg__text")).to_have_text("Hello, everyone.")
+
+    # Speak: a tap in the members panel makes the character reply, streamed.
+    expect(said.locator(".msg--assistant")).to_have_count(1)  # the first character's greeting
+    page.evaluate(WATCH_STREAM)
+    panel.get_by_role("button", name="Make Brief Bard speak now").click()
+    expect(said.locator(".msg--assistant")).to_have_count(2, timeout=REPLY_MS)
+    reply = said.locator(".msg--assistant").last
+    expect(reply.locator(".msg__name")).to_have_text("Brief Bard")
+    expect(page.locator(".scene__pending .msg--pending")).to_have_count(0, timeout=REPLY_MS)
+    lengths = page.evaluate("window.__lengths")
+    assert len(set(lengths)) > 2, f"the reply did not stream in: {lengths}"
+    expect(reply.locator(".badge")).to_have_text("AI")
+    first_text = reply.locator(".msg__text").inner_text()
+
+    # Regenerate: a second version beside the first; the arrows switch between them.
+    reply.get_by_role("button", name="Regenerate").click()
+    expect(reply.locator(".msg__swipes")).to_have_text("2 / 2", timeout=REPLY_MS)
+    reply.get_by_role("button", name="Previous version").click()
+    expect(reply.locator(".msg__swipes")).to_have_text("1 / 2")
+    expect(reply.locator(".msg__text")).to_have_text(first_text)
+    expect(reply.get_by_role("button", name="Previous version")).to_be_disabled()
+    reply.get_by_role("button", name="Next version").click()
+    expect(reply.locator(".msg__swipes")).to_have_text("2 / 2")
+    expect(said.locator(".msg--assistant")).to_have_count(2)
+
+    # Edit my own message inline.
+    mine = said.locator(".msg--user").first
+    mine.get_by_role("button", name="Edit").click()
+    editor = mine.get_by_label("Edit message")
+    expect(editor).to_be_focused()
+    editor.fill("Hello, keeper.")
+    mine.get_by_role("button", name="Save").click()
+    expect(mine.locator(".msg__text")).to_have_text("Hello, keeper.")
+    expect(mine.locator(".msg__edited")).to_be_visible()
+
+    # The composer's Stop while a long reply streams: the partial is kept, marked stopped.
+    box.fill(LONG_STORY)
+    box.press("Enter")
+    expect(said.locator(".msg--user")).to_have_count(2)
+    panel.get_by_role("button", name="Make Ansel Brine speak now").click()
+    pending = page.locator(".scene__pending .msg--pending .msg__text")
+    expect(pending).to_have_text(re.compile(r"\w+\W+\w+\W+\w+"), timeout=REPLY_MS)
+    stop = page.locator(".scene__composer").get_by_role("button", name="Stop")
+    with page.expect_response(re.compile(r"/stop$")) as stopped:
+        stop.click()
+    assert stopped.value.json()["stopped"] is True
+    last = said.locator(".msg--assistant").last
+    expect(last.locator(".msg__name")).to_have_text("Ansel Brine")
+    expect(last.locator(".msg__cut")).to_have_text("Stopped before the end.")
+    expect(page.locator(".scene__status")).to_have_text(re.compile("Stopped"))
+    expect(stop).to_be_hidden()
+    saved = api(page, "GET", f"/api/v1/scenes/{scene['id']}")["messages"][-1]
+    assert saved["generation"]["finish_reason"] == "stopped", saved
+    assert 0 < saved["generation"]["completion_tokens"] < 60, saved
+    assert last.get_attribute("data-id") == saved["id"]
+
+    # A phone: the actions of every message fit, nothing scrolls sideways.
+    page.set_viewport_size(PHONE)
+    no_sideways_scroll(page)
+    for action in ("Regenerate", "Branch", "Delete"):
+        expect(last.get_by_role("button", name=action)).to_be_visible()
+
+    # Branch from my first message: a new scene opens, holding the history up to it.
+    before = page.url
+    said.locator(".msg--user").first.get_by_role("button", name="Branch").click()
+    page.wait_for_url(lambda url: url != before and re.search(r"/scenes/\w{32}$", url) is not None)
+    expect(page.locator(".chat__title")).to_have_text("Harbour (branch)")
+    said = page.locator("#scene-messages")
+    expect(said.locator("li[data-id]")).to_have_count(2)  # the greeting, and mine
+    expect(said.locator(".msg--user .msg__text")).to_have_text("Hello, keeper.")
+    expect(page.locator("#scene-panel li[data-member]")).to_have_count(3)
+
+    # Delete (asking first), at a phone's width.
+    mine = said.locator(".msg--user")
+    mine.get_by_role("button", name="Delete").click()
+    mine.get_by_role("button", name="Cancel").click()
+    expect(said.locator("li[data-id]")).to_have_count(2)
+    mine.get_by_role("button", name="Delete").click()
+    confirm = mine.locator(".msg__confirm")
+    expect(confirm).to_contain_text("Delete this message and every reply after it?")
+    no_sideways_scroll(page)
+    confirm.get_by_role("button", name="Delete").click()
+    expect(said.locator(".msg--user")).to_have_count(0)
+    expect(said.locator("li[data-id]")).to_have_count(1)
+    # The original scene keeps its messages.
+    assert len(api(page, "GET", f"/api/v1/scenes/{scene['id']}")["messages"]) == 5
+
+
+def test_share_watch_live_and_typing_pauses_auto_mode(
+    page: Page, browser: Browser, live: LiveInstance
+) -> None:
+    owner = unique("sharer")
+    sign_up(page, owner)
+    handle = bard(page)
+    scene = api(
+        page,
+        "POST",
+        "/api/v1/scenes",
+        {"title": "Open sea", "characters": [handle], "mode": "manual", "visibility": "public"},
+    )
+    path = f"/scenes/{scene['id']}"
+    api(page, "POST", f"/api/v1{path}/messages", {"content": "Sing us something."})
+    page.goto(path)
+    # A signed-out visitor watches the public scene: read-only, no member actions.
+    visitor = browser.new_context(base_url=live.base_url, viewport=DESKTOP, locale="en-US")
+    visitor.set_default_timeout(15_000)
+    try:
+        watcher = visitor.new_page()
+        watcher.goto(path)
+        listening(watcher)
+        expect(watcher.get_by_text("You are watching a public scene")).to_be_visible()
+        expect(watcher.locator(".scene__composer")).to_have_count(0)
+        expect(watcher.locator(".msg__actions")).to_have_count(0)
+        expect(watcher.locator(".scene-member__actions")).to_have_count(0)
+        expect(watcher.get_by_role("button", name="Start auto-mode")).to_have_count(0)
+        watcher.evaluate(WATCH_STREAM)
+
+        # The owner taps Speak; the watcher receives the reply live, as it is written.
+        page.locator("#scene-panel").get_by_role("button", name="Make Brief Bard speak now").click()
+        replies = watcher.locator("#scene-messages .msg--assistant")
+        expect(replies).to_have_count(2, timeout=REPLY_MS)
+        seen = replies.last
+        expect(seen.locator(".msg__name")).to_have_text("Brief Bard")
+        expect(seen.locator(".badge")).to_have_text("AI")
+        expect(watcher.locator(".scene__pending .msg--pending")).to_have_count(0)
+        lengths = watcher.evaluate("window.__lengths")
+        assert len(set(lengths)) > 2, f"the watcher did not see the reply stream: {lengths}"
+        expect(seen.locator(".msg__actions")).to_have_count(0)
+        expect(page.locator("#scene-messages .msg--assistant")).to_have_count(2)
+
+        # Typing pauses auto-mode, for the owner and (live) for the watcher.
+        api(page, "POST", f"/api/v1{path}/auto", {"on": True, "delay_s": 3600, "turn_budget": 3})
+        page.reload()
+        listening(page)
+        bar = page.locator("#scene-live")
+        expect(bar.get_by_text("Auto-mode is on")).to_be_visible()
+        page.get_by_label("Your message to the scene").press_sequentially("Wait, I")
+        expect(bar).to_contain_text("paused: a person is typing")
+        expect(watcher.locator("#scene-live")).to_contain_text("paused: a person is typing")
+        bar.get_by_role("button", name="Stop").click()
+        expect(bar.get_by_text("Auto-mode is off")).to_be_visible()
+
+        # Share the transcript from the panel: a post with the AI labels, linking to it.
+        panel = page.locator("#scene-panel")
+        panel.get_by_label("Share to the feed").fill("An evening at sea.")
+        panel.get_by_role("button", name="Share the transcript").click()
+        expect(panel.get_by_text("Shared to the feed.")).to_be_visible()
+        panel.get_by_role("link", name="See the post").click()
+        page.wait_for_url(re.compile(rf"/@{owner}/\w+$"))
+        expect(page.get_by_text("Brief Bard (AI)").first).to_be_visible()
+        page.locator(f"a[href*='{path}/shared/']").first.click()
+        page.wait_for_url(re.compile(rf"{path}/shared/\w{{32}}$"))
+        expect(page.locator(".msg")).to_have_count(3)  # greeting, my line, the reply
+        expect(page.locator(".msg--assistant .badge")).to_have_text(["AI", "AI"])
+        expect(page.locator(".msg__actions")).to_have_count(0)
+
+        # A range (the reply alone), read signed out: just that message, labelled AI.
+        reply_id = seen.get_attribute("data-id")
+        shared = api(
+            page,
+            "POST",
+            f"/api/v1{path}/share",
+            {"from_message_id": reply_id, "to_message_id": reply_id},
+        )
+        watcher.goto(shared["url"].removeprefix(live.base_url))
+        expect(watcher.locator(".chat__title")).to_have_text("Open sea")
+        expect(watcher.locator(".msg")).to_have_count(1)
+        expect(watcher.locator(".msg__name")).to_have_text("Brief Bard")
+        expect(watcher.locator(".badge")).to_have_text("AI")
+        watcher.set_viewport_size(PHONE)
+        no_sideways_scroll(watcher)
+    finally:
+        visitor.close()

@@ -14,16 +14,17 @@ from fastapi import FastAPI
 from personae.llm.base import ChatMessage, GenerationParams, StreamEvent
 from personae.llm.fake import FakeBackend
 from personae.llm.registry import BackendRegistry
-from personae.scenes.api import conductor_of
-from personae.scenes.conductor import Conductor
+from personae.scenes.conductor import Conductor, conductor_of
 
 SPEAKER_PREFIX = "You are "
 DIRECTOR_PREFIX = "You direct this scene"
 
 
 def speaker_of(messages: Sequence[ChatMessage]) -> str:
-    """Whom a scene prompt asks to speak (its last, the speaker's own, system part)."""
-    last = messages[-1]["content"] if messages else ""
+    """Whom a scene prompt asks to speak (its last system part, the speaker's own; a
+    prefilled `Name:` may follow it)."""
+    systems = [m["content"] for m in messages if m["role"] == "system"]
+    last = systems[-1] if systems else ""
     if last.startswith(SPEAKER_PREFIX):
         return last[len(SPEAKER_PREFIX) :].split(",", 1)[0]
     return ""

@@ -74,7 +74,12 @@ def line(who: str, text: str, minutes: float) -> SceneLine:
 
 
 async def build(sp: SceneSpeaker, history: Sequence[SceneLine], **kw: object) -> ScenePrompt:
-    args: dict[str, object] = {"context_window": 4096, "reply_tokens": 200, "count": words}
+    args: dict[str, object] = {
+        "context_window": 4096,
+        "reply_tokens": 200,
+        "count": words,
+        "prefill": True,
+    }
     args.update(kw)
     notices = args.pop("notices", ())
     return await assemble_scene_prompt(
@@ -103,14 +108,15 @@ HISTORY = [
 async def test_layout_frame_then_history_then_the_speakers_own_part() -> None:
     prompt = await build(speaker("ann"), HISTORY)
     roles = [m["role"] for m in prompt.messages]
-    assert roles == ["system", "user", "assistant", "assistant", "user", "system"]
+    assert roles == ["system", "user", "assistant", "assistant", "user", "system", "assistant"]
+    assert prompt.messages[-1] == {"role": "assistant", "content": "Ann:"}  # the prefill
     frame = prompt.messages[0]["content"]
     assert "The Inn" in frame and "A stormy night" in frame
     assert "- Bob (a character): A blacksmith (public)." in frame
     assert "- Sam (a person): A traveller (public)." in frame
     assert prompt.messages[1]["content"] == "Sam: Good evening, Ann and Bob."
     assert prompt.messages[2]["content"] == "Ann: Welcome! Sit by the fire."
-    tail = prompt.messages[-1]["content"]
+    tail = prompt.messages[-2]["content"]
     assert tail.startswith("You are Ann") and "ANN-DESCRIPTION-SECRET" in tail
     assert tail.index("ANN-PHI-SECRET") < tail.index("Write only Ann's next message")
     assert "ANN-SCENARIO-SECRET" not in tail  # the scene's scenario replaces the card's
@@ -125,17 +131,17 @@ async def test_no_other_characters_hidden_fields_or_reasoning_reach_a_prompt() -
         text = text_of(prompt)
         assert f"{other}-" not in text, me
         assert "REASONING" not in text
-        assert f"{me} remembers the cellar" in prompt.messages[-1]["content"]
+        assert f"{me} remembers the cellar" in prompt.messages[-2]["content"]
 
 
 async def test_two_speakers_share_everything_but_their_own_part() -> None:
     ann = await build(speaker("ann"), HISTORY)
     bob = await build(speaker("bob"), HISTORY)
-    assert ann.messages[:-1] == bob.messages[:-1]
-    assert ann.messages[-1] != bob.messages[-1]
+    assert ann.messages[:-2] == bob.messages[:-2]
+    assert ann.messages[-2:] != bob.messages[-2:]
     # And the next speaker's prompt extends the previous one's shared part.
     after = await build(speaker("bob"), [*HISTORY, line("c-ann", "Storm's coming.", 5)])
-    assert after.messages[: len(ann.messages) - 1] == ann.messages[:-1]
+    assert after.messages[: len(ann.messages) - 2] == ann.messages[:-2]
 
 
 async def test_an_absent_character_never_hears_what_was_said_while_it_was_away() -> None:
@@ -191,13 +197,13 @@ async def test_scene_lore_is_shared_and_anchored_own_lore_stays_in_the_speakers_
     ann = await build(speaker("ann"), history, scene_lore=scene_lore, own_lore=own)
     bob = await build(speaker("bob"), history, scene_lore=scene_lore)
     assert "SCENE-CONSTANT-LORE" in ann.messages[0]["content"]
-    assert ann.messages[-3] == {"role": "system", "content": "SCENE-DRAGON-LORE"}
-    assert ann.messages[-2]["content"] == "Sam: A dragon by the fire!"
+    assert ann.messages[-4] == {"role": "system", "content": "SCENE-DRAGON-LORE"}
+    assert ann.messages[-3]["content"] == "Sam: A dragon by the fire!"
     assert (
-        "ANN-FIRE-LORE" in ann.messages[-1]["content"]
-        and "ANN-ALWAYS" in ann.messages[-1]["content"]
+        "ANN-FIRE-LORE" in ann.messages[-2]["content"]
+        and "ANN-ALWAYS" in ann.messages[-2]["content"]
     )
-    assert ann.messages[:-1] == bob.messages[:-1]
+    assert ann.messages[:-2] == bob.messages[:-2]
     assert "ANN-" not in text_of(bob)
     assert set(ann.lore_ids) == {"s1", "s2", "o1", "o2"}
 
@@ -211,7 +217,7 @@ async def test_a_long_history_is_cut_at_the_same_place_for_every_speaker() -> No
     bob = await build(speaker("bob"), history, context_window=2048)  # a longer definition
     assert 0 < ann.history_kept < 300 and ann.history_total == 300
     assert ann.history_kept == bob.history_kept
-    assert ann.messages[:-1] == bob.messages[:-1]
+    assert ann.messages[:-2] == bob.messages[:-2]
     assert await words(ann.messages) <= 2048 - 200
     # One more message keeps the same start (the cut moves by whole chunks).
     more = await build(
@@ -265,7 +271,7 @@ async def test_the_director_prompt_shares_the_speakers_prefix_and_sees_everythin
         count=words,
     )
     ann = await build(speaker("ann"), history, notices=notices)
-    assert director.messages[:-1] == ann.messages[:-1]
+    assert director.messages[:-1] == ann.messages[:-2]
     assert "PLUM" in text_of(director)  # the director is the platform, not a character
     tail = director.messages[-1]["content"]
     assert "Ann, Bob" in tail and '"a person"' in tail and "JSON" in tail
@@ -349,3 +355,9 @@ async def test_naive_and_aware_times_mix() -> None:
     sp = speaker("ann", [Presence(aware, at(5))])  # aware presence, naive messages
     prompt = await build(sp, [line("p-sam", "early", 1), line("p-sam", "late", 6)])
     assert "early" in text_of(prompt) and "late" not in text_of(prompt)
+
+
+async def test_without_prefill_the_speakers_part_ends_the_prompt() -> None:
+    prompt = await build(speaker("ann"), HISTORY, prefill=False)
+    assert prompt.messages[-1]["role"] == "system"
+    assert prompt.messages[-1]["content"].startswith("You are Ann")

@@ -105,6 +105,9 @@ async def test_each_role_sees_its_own_page(
     member = (await other.get(path)).text
     assert "scene__composer" in member and "Leave scene" in member
     assert "Scene settings" not in member and 'type="range"' not in member
+    # Branching makes a scene of the owner's: only the owner is offered it.
+    assert 'data-action="branch"' not in member
+    assert 'data-action="branch"' in (await client.get(path)).text
     # Leaving: back to the list, and the scene is gone for them.
     me = re.search(r'data-me="(\w+)"', member)
     assert me is not None
@@ -190,3 +193,30 @@ async def test_scene_pages_speak_french(client: httpx.AsyncClient) -> None:
     page = (await client.get(f"/scenes/{scene['id']}")).text
     assert "Membres" in page and "Ensuite :" in page and "Mode automatique arrêté" in page
     assert '"AI": "IA"' in page
+
+
+async def test_the_owner_picks_the_scene_lorebook_in_the_settings(
+    client: httpx.AsyncClient, db_kind: str
+) -> None:
+    await web_sign_up(client, "lena")
+    handles = await two_characters(client)
+    r = await client.post("/api/v1/lorebooks", headers=SAME, json={"name": "Harbour <lore>"})
+    assert r.status_code == 201, r.text
+    book = r.json()["id"]
+    made = await new_scene(client, characters=handles)
+    sid = made["id"]
+    # The scene opened with the first character's greeting only (Nova's "Beep." waits).
+    assert [m["content"] for m in made["messages"]] == ["Welcome aboard, lena!"]
+    html = (await client.get(f"/scenes/{sid}")).text
+    assert f'<option value="{book}">Harbour &lt;lore&gt;</option>' in html
+    assert f'id="regen-{made["messages"][0]["id"]}"' not in html
+    form = {"title": "Tea", "mode": "natural", "visibility": "private", "lorebook_id": book}
+    r = await client.post(f"/scenes/{sid}/settings", data=form, headers=SAME)
+    assert r.status_code == 303, r.text
+    shown = (await client.get(f"/api/v1/scenes/{sid}", headers=SAME)).json()
+    assert shown["lorebook_id"] == book
+    html = (await client.get(f"/scenes/{sid}")).text
+    assert f'<option value="{book}" selected>' in html
+    r = await client.post(f"/scenes/{sid}/settings", data={**form, "lorebook_id": ""}, headers=SAME)
+    assert r.status_code == 303
+    assert (await client.get(f"/api/v1/scenes/{sid}", headers=SAME)).json()["lorebook_id"] is None

@@ -49,6 +49,8 @@ class SceneData:
     personas: dict[str, Persona] = field(default_factory=dict)  # by persona id
     actors: dict[str, Actor] = field(default_factory=dict)  # by actor id (public bios)
     presence: list[ScenePresence] = field(default_factory=list)
+    # Accounts whose actor has an avatar: a member without one gets no avatar address.
+    pictured: set[str] = field(default_factory=set)
 
     @property
     def id(self) -> str:
@@ -161,11 +163,19 @@ async def load_scene(
                 select(Persona).where(Persona.id.in_(sorted(persona_ids)))
             )
         }
-    actor_ids = sorted(character_ids | {p.account_id for p in participants if p.account_id})
+    people = {p.account_id for p in participants if p.account_id}
+    actor_ids = sorted(character_ids | people)
     if bios and actor_ids:
         data.actors = {
             a.id: a for a in await session.scalars(select(Actor).where(Actor.id.in_(actor_ids)))
         }
+        data.pictured = {a.id for a in data.actors.values() if a.id in people and a.avatar_mime}
+    elif people:
+        data.pictured = set(
+            await session.scalars(
+                select(Actor.id).where(Actor.id.in_(sorted(people)), Actor.avatar_mime != "")
+            )
+        )
     data.presence = list(
         await session.scalars(
             select(ScenePresence)

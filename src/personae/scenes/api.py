@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from starlette.responses import Response, StreamingResponse
 
@@ -31,9 +31,10 @@ from personae.deps import (
     optional_account,
 )
 from personae.errors import Conflict, DomainError, Invalid, TooLarge
+from personae.image_http import image_response
 from personae.scenes import auto, importing, messages, service, sharing, turns, views
 from personae.scenes.access import scene_for
-from personae.scenes.conductor import Conductor
+from personae.scenes.conductor import conductor_of
 from personae.scenes.events import ERROR, MEMBERS, SCENE, START, TOKEN
 from personae.scenes.hub import CLOSED, HUB
 from personae.scenes.schemas import (
@@ -70,15 +71,6 @@ router = APIRouter(prefix="/api/v1", tags=["scenes"])
 # A stream ends after this long and the browser reconnects (proxies drop idle streams).
 STREAM_LIFETIME_S = 600.0
 KEEPALIVE_S = 15.0
-
-
-def conductor_of(state: AppState) -> Conductor:
-    """The process's conductor (made on first use, so every app and test has one)."""
-    if state.scenes is None:
-        state.scenes = Conductor(
-            state.sessions, state.backends, reply_max_tokens=state.settings.reply_max_tokens
-        )
-    return state.scenes
 
 
 async def acting_account(
@@ -162,8 +154,11 @@ async def get_scene(scene_id: str, account: OptionalAccount, db: DB, state: Stat
 async def update_scene(
     scene_id: str, body: ScenePatch, account: CurrentAccount, db: DB, state: State
 ) -> SceneOut:
-    """Change the title, scenario, visibility, mode or self-responses (owner)."""
-    await service.update_scene(db, account, scene_id, **body.model_dump(exclude_unset=True))
+    """Change the title, scenario, visibility, mode, self-responses or lorebook (owner)."""
+    fields = body.model_dump(exclude_unset=True)
+    # `lorebook_id: null` clears the lorebook, so "given" and "null" are told apart.
+    fields["lorebook_given"] = "lorebook_id" in fields
+    await service.update_scene(db, account, scene_id, **fields)
     return await _scene_out(db, account, scene_id, state)
 
 
@@ -198,6 +193,25 @@ async def add_member(
         participant = await service.invite_person(db, account, scene_id, body.person)
     access = await scene_for(db, account, scene_id, "read")
     return views.member_out(access.data, participant)
+
+
+@router.get(
+    "/scenes/{scene_id}/members/{participant_id}/avatar",
+    response_class=Response,
+    responses={200: {"content": {"image/*": {}}}},
+)
+async def member_avatar(
+    scene_id: str,
+    participant_id: str,
+    request: Request,
+    account: OptionalAccount,
+    db: DB,
+    state: State,
+    size: Annotated[int | None, Query(description="Thumbnail size in px (96 or 192)")] = None,
+) -> Response:
+    """A member's avatar for whoever may read the scene (a private character's too)."""
+    image, mime = await service.member_avatar(db, account, scene_id, participant_id)
+    return await image_response(request, image, mime, "avatar", size, state.settings.data_dir)
 
 
 @router.patch("/scenes/{scene_id}/members/{participant_id}")

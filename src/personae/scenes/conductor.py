@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -46,6 +47,9 @@ from personae.scenes.messages import save_reply
 from personae.scenes.models import Scene
 from personae.scenes.planning import TurnPlan, plan_director, plan_turn
 from personae.scenes.schemas import SceneMessageOut
+
+if TYPE_CHECKING:  # the app's state names the conductor; only the type is needed here
+    from personae.state import AppState
 
 log = logging.getLogger(__name__)
 STOPPED = "stopped"
@@ -565,3 +569,12 @@ async def _save(
 ) -> SceneMessageOut | None:
     saved = await save_reply(session, plan, text, done)
     return saved[1] if saved is not None else None
+
+
+def conductor_of(state: AppState) -> Conductor:
+    """The process's conductor (made on first use, so every app and test has one)."""
+    if state.scenes is None:
+        state.scenes = Conductor(
+            state.sessions, state.backends, reply_max_tokens=state.settings.reply_max_tokens
+        )
+    return state.scenes

@@ -148,6 +148,9 @@ async def regenerate_target(
     speaker = access.data.participant(message.participant_id)
     if message.role != "assistant" or speaker is None or speaker.kind != CHARACTER:
         raise Invalid("only a character's message can be regenerated", "not_a_reply")
+    if message.is_greeting:
+        # As in chat: a greeting is the card's text, its alternatives are its swipes.
+        raise Invalid("a greeting is swiped, not regenerated", "is_greeting")
     speaking_member(access.data, speaker.id)
     return speaker.id, message.reason or "regenerate", message.parent_id
 
@@ -234,7 +237,12 @@ def _check_may_change(access: SceneAccess, message: Message, verb: str) -> None:
         return
     if access.owner and (speaker is None or speaker.kind == CHARACTER or verb == "delete"):
         return  # the owner looks after the characters' lines, and may remove anything
-    raise Forbidden(f"you can {verb} your own messages only")
+    # Whole sentences per verb rather than a "{verb}" slot, so each can be translated.
+    if verb == "edit":
+        if access.owner:
+            raise Forbidden("you can edit your own messages and the characters' only")
+        raise Forbidden("you can edit your own messages only")
+    raise Forbidden("you can delete your own messages only")
 
 
 async def delete_message(

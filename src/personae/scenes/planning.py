@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from personae import clock
-from personae.characters.lorebooks import list_entries
-from personae.characters.models import Lorebook
+from personae.characters.lorebooks import get_lorebook
 from personae.characters.prompting import definition_of, generation_params
-from personae.chat.generation import lore_for
-from personae.chat.lore import DEFAULT_SCAN_DEPTH, DEFAULT_TOKEN_BUDGET, LoreEntry
+from personae.chat.generation import book_lore, lore_for
+from personae.chat.lore import LoreEntry
 from personae.chat.models import CHARACTER, MEMBER, PERSON, Message
 from personae.chat.prompt import LoreSettings
 from personae.chat.service import all_messages, path_to
@@ -73,37 +72,20 @@ class DirectorPlan:
 
 
 async def scene_lore(
-    session: AsyncSession, lorebook_id: str | None
+    session: AsyncSession, data: SceneData
 ) -> tuple[list[LoreEntry], LoreSettings]:
-    """The entries of the scene's own lorebook and its activation settings."""
-    if lorebook_id is None:
+    """The entries of the scene's own lorebook and its activation settings: for every
+    speaker, and the director, alike."""
+    if data.scene.lorebook_id is None:
         return [], LoreSettings()
-    book = await session.get(Lorebook, lorebook_id)
-    if book is None:
+    try:
+        # Read as the owner now, not only when it was set: a book its author has since
+        # made private (or a character it came with) stops reaching the scene's prompts.
+        owner = data.accounts.get(data.conversation.owner_id)
+        book = await get_lorebook(session, owner, data.scene.lorebook_id)
+    except NotFound:
         return [], LoreSettings()
-    settings = LoreSettings(
-        scan_depth=book.scan_depth or DEFAULT_SCAN_DEPTH,
-        token_budget=book.token_budget or DEFAULT_TOKEN_BUDGET,
-        recursive=bool(book.recursive_scanning),
-    )
-    entries = [
-        LoreEntry(
-            id=e.id,
-            keys=tuple(str(k) for k in e.keys),
-            secondary_keys=tuple(str(k) for k in e.secondary_keys),
-            content=e.content,
-            enabled=e.enabled,
-            constant=e.constant,
-            selective=e.selective,
-            case_sensitive=e.case_sensitive,
-            use_regex=e.use_regex,
-            insertion_order=e.insertion_order,
-            priority=e.priority,
-            position=e.position,
-        )
-        for e in await list_entries(session, [book.id])
-    ]
-    return entries, settings
+    return await book_lore([book], session)
 
 
 def lines_of(data: SceneData, path: list[Message]) -> list[SceneLine]:
@@ -217,7 +199,7 @@ async def plan_turn(
     memories = await recall_for(
         session, data, participant, path[-1].content if path else data.scene.scenario, about
     )
-    lore, lore_settings = await scene_lore(session, data.scene.lorebook_id)
+    lore, lore_settings = await scene_lore(session, data)
     own_lore, own_settings = await lore_for(session, character)
     name = data.name_of(participant)
     presence = [Presence(i.joined_at, i.left_at) for i in data.presence_of(participant.id)]
@@ -238,6 +220,9 @@ async def plan_turn(
         lore_settings=lore_settings if lore else own_settings,
         seed=data.scene.seed,
         now=clock.now(),
+        # End on the speaker's own "Name:" for the server to continue: the small models
+        # otherwise often open with a label (someone else's, cleaned to nothing).
+        prefill=True,
     )
     params.stop = [*params.stop, *(s for s in prompt.stop if s not in params.stop)]
     others = [c.name for c in cast if c.participant_id != participant.id]
@@ -287,7 +272,7 @@ async def plan_director(
     first = data.participant(able[0].participant_id)
     assert first is not None
     backend = backend_for(registry, data, first)
-    lore, lore_settings = await scene_lore(session, data.scene.lorebook_id)
+    lore, lore_settings = await scene_lore(session, data)
     labels = list(turns.director_labels(members))
     prompt = await assemble_director_prompt(
         data.conversation.title,

@@ -297,8 +297,8 @@ def speaker_part(
         parts.append(render(definition.post_history_instructions, ctx))
     who = ", ".join(others) if others else "anyone else"
     parts.append(
-        f"Write only {name}'s next message in the scene, in {name}'s own voice, without a"
-        f" name label. Never write lines for {who}."
+        f"Write only {name}'s next message in the scene, in {name}'s own voice. Never write"
+        f" lines for {who}."
     )
     return "\n\n".join(p.strip() for p in parts if p.strip())
 
@@ -406,7 +406,7 @@ def _own_lore_triggered(
 async def _fit(
     frame: ChatMessage,
     items: Sequence[SceneLine | Notice],
-    tail: ChatMessage,
+    tail: Sequence[ChatMessage],
     keyed: Sequence[LoreEntry],
     lore_settings: LoreSettings,
     ctx: MacroContext,
@@ -417,7 +417,7 @@ async def _fit(
     """Frame, the history that fits, tail; the first item kept and the lore by item."""
     frame_tokens = await count([frame])
     shared = context_window - reply_tokens - frame_tokens - SAFETY_MARGIN
-    budget = shared - (await count([frame, tail]) - frame_tokens)
+    budget = shared - (await count([frame, *tail]) - frame_tokens)
     if budget <= 0:
         raise ContextOverflow(
             "the scene and the character's definition leave no room for the conversation in "
@@ -432,7 +432,7 @@ async def _fit(
     messages: list[ChatMessage] = [frame]
     for block in blocks:
         messages.extend(block)
-    messages.append(tail)
+    messages.extend(tail)
     return messages, first, notes
 
 
@@ -453,9 +453,19 @@ async def assemble_scene_prompt(
     lore_settings: LoreSettings = DEFAULT_LORE_SETTINGS,
     seed: str = "",
     now: datetime | None = None,
+    prefill: bool = False,
 ) -> ScenePrompt:
     """Build the messages for `speaker`'s next message: shared frame, the history it was
-    present for, its own part last; with the stop sequences for everyone else."""
+    present for, its own part last; with the stop sequences for everyone else.
+
+    `prefill` ends the prompt with an assistant message holding only `Name:`, which
+    llama.cpp (and other servers that prefill) continue: the model writes in the speaker's
+    voice from its first token, instead of often opening with someone else's label (a
+    reply then cleaned to nothing), and no label has to be held back while streaming.
+    Servers that do not prefill read it as an earlier turn; the cleaning copes with that.
+    Off by default so that the speaker's part stays the last message for callers that look
+    for it there; docs/scenes.md has what it changes on the bundled model.
+    """
     name = " ".join((speaker.name or speaker.definition.name).split()) or "Character"
     people = [c.name for c in cast if c.is_person]
     others = [c.name for c in cast if c.participant_id != speaker.participant_id]
@@ -473,17 +483,21 @@ async def assemble_scene_prompt(
     }
     items = visible_items(history, notices, speaker.presence)
     triggered_own = _own_lore_triggered(own_keyed, items, lore_settings)
-    tail: ChatMessage = {
-        "role": "system",
-        "content": speaker_part(
-            speaker,
-            others,
-            scene_has_scenario=bool(scenario.strip()),
-            memories=memories,
-            own_lore=[*own_constant, *triggered_own],
-            ctx=ctx,
-        ),
-    }
+    tail: list[ChatMessage] = [
+        {
+            "role": "system",
+            "content": speaker_part(
+                speaker,
+                others,
+                scene_has_scenario=bool(scenario.strip()),
+                memories=memories,
+                own_lore=[*own_constant, *triggered_own],
+                ctx=ctx,
+            ),
+        }
+    ]
+    if prefill:
+        tail.append({"role": "assistant", "content": f"{name}:"})
     messages, first, notes = await _fit(
         frame, items, tail, scene_keyed, lore_settings, ctx, context_window, reply_tokens, count
     )
@@ -539,7 +553,7 @@ async def assemble_director_prompt(
         "content": scene_frame(title, scenario, cast, scene_constant, ctx),
     }
     items = visible_items(history, notices, None)
-    tail: ChatMessage = {"role": "system", "content": director_part(labels)}
+    tail: list[ChatMessage] = [{"role": "system", "content": director_part(labels)}]
     keyed = [e for e in scene_lore if not e.constant]
     messages, first, notes = await _fit(
         frame, items, tail, keyed, lore_settings, ctx, context_window, reply_tokens, count

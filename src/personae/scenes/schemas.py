@@ -54,6 +54,9 @@ class ScenePatch(Body):
     visibility: Visibility | None = None
     mode: Mode | None = None
     allow_self: bool | None = None
+    # The scene's own lorebook (its entries reach every speaker's prompt); null: none.
+    lorebook_id: Id | None = None
+    nullable: ClassVar[frozenset[str]] = frozenset({"lorebook_id"})
 
 
 class MemberIn(Body):
@@ -210,6 +213,7 @@ class SceneMessageOut(BaseModel):
     content: str
     html: str
     reason: str | None
+    is_greeting: bool
     created_at: str
     edited_at: str | None
     swipe: SwipeOut
@@ -258,6 +262,7 @@ class SceneOut(BaseModel):
     visibility: Visibility
     mode: Mode
     allow_self: bool
+    lorebook_id: str | None
     owner: PersonRef
     my_role: Literal["owner", "member", "invited", "watcher"]
     invited_by: PersonRef | None

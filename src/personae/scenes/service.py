@@ -9,18 +9,22 @@ character from knowing what was said while it was away (see `planning.py`).
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import undefer
 
 from personae import events
 from personae.accounts.models import Account
 from personae.accounts.service import default_persona, get_account_by_username, get_persona
-from personae.characters.models import Character
+from personae.characters.lorebooks import get_lorebook
+from personae.characters.models import Character, Lorebook
+from personae.characters.prompting import macro_context, render
 from personae.characters.service import get_character
 from personae.chat.access import may_chat
 from personae.chat.models import (
@@ -33,7 +37,9 @@ from personae.chat.models import (
     PERSON,
     SCENE,
     Conversation,
+    Message,
 )
+from personae.chat.service import all_messages, siblings_of
 from personae.db import new_id, utcnow
 from personae.errors import Conflict, Forbidden, Invalid, NotFound
 from personae.scenes import views
@@ -46,10 +52,11 @@ from personae.scenes.access import (
     role_of,
     scene_for,
 )
-from personae.scenes.events import MEMBERS, SceneLive
+from personae.scenes.events import MEMBERS, MESSAGE, SceneLive
 from personae.scenes.events import SCENE as SCENE_EVENT
 from personae.scenes.models import MODES, VISIBILITIES, Scene, ScenePresence
 from personae.social.access import blocked_either_way
+from personae.social.actors import actor_image
 from personae.social.models import Actor
 
 MAX_TITLE = 200
@@ -163,6 +170,57 @@ async def _check_character_allowed(
             raise Invalid(f"{character.name} cannot be added to this scene", "cannot_add_character")
 
 
+GREETING = "greeting"
+
+
+def greetings_of(character: Character) -> list[str]:
+    """A card's greetings for a group: `first_mes` first (the one shown), then the
+    alternates and the group-only ones (Character Card V3 keeps those for group chats)."""
+    found = [character.first_mes, *character.alternate_greetings, *character.group_only_greetings]
+    return [g for g in found if isinstance(g, str) and g.strip()]
+
+
+async def _greet(
+    session: AsyncSession,
+    conversation: Conversation,
+    participant: Participant,
+    character: Character,
+    user_name: str,
+    at: datetime,
+) -> Message | None:
+    """Post the character's greeting as the scene's opening message (its other greetings
+    as swipes of it), rendered for the owner's persona, as a one-to-one chat opens."""
+    ctx = macro_context(character, user_name, conversation.id)
+    first: Message | None = None
+    for index, text in enumerate(greetings_of(character)):
+        message = Message(
+            id=new_id(),
+            conversation_id=conversation.id,
+            role="assistant",
+            participant_id=participant.id,
+            content=render(text, ctx),
+            reason=GREETING,
+            is_greeting=True,
+            # A microsecond apart: swipes are ordered by time, and `first_mes` comes first.
+            created_at=at + timedelta(microseconds=index),
+        )
+        session.add(message)
+        await session.flush()
+        first = first or message
+    if first is not None:
+        conversation.active_leaf_id = first.id
+        await session.flush()
+    return first
+
+
+async def _is_empty(session: AsyncSession, scene_id: str) -> bool:
+    """Whether nothing has been said in the scene yet (on any branch)."""
+    said = await session.scalar(
+        select(func.count(Message.id)).where(Message.conversation_id == scene_id)
+    )
+    return not said
+
+
 async def create_scene(
     session: AsyncSession,
     account: Account,
@@ -225,6 +283,7 @@ async def create_scene(
     session.add(owner)
     # The first cast joins at the scene's creation: no "joined" notice for them.
     _join(session, conversation.id, owner, now)
+    greeter: tuple[Participant, Character] | None = None
     for position, character in enumerate(cast, start=1):
         member = Participant(
             id=new_id(),
@@ -238,7 +297,13 @@ async def create_scene(
         )
         session.add(member)
         _join(session, conversation.id, member, now)
+        if greeter is None and greetings_of(character):
+            greeter = (member, character)
     await session.flush()
+    # One opening message, by the first character that has a greeting: every member's
+    # greeting at once would be a pile of monologues nobody answered.
+    if greeter is not None:
+        await _greet(session, conversation, *greeter, persona.name, now)
     data = await load_scene(session, conversation.id)
     assert data is not None
     return data
@@ -284,10 +349,15 @@ async def update_scene(
     visibility: str | None = None,
     mode: str | None = None,
     allow_self: bool | None = None,
+    lorebook_id: str | None = None,
+    lorebook_given: bool = False,
 ) -> SceneData:
-    """Change the scene's settings (owner only)."""
+    """Change the scene's settings (owner only); `lorebook_given` with `lorebook_id` None
+    takes the scene's lorebook away."""
     access = await scene_for(session, account, scene_id, "owner")
     conversation, scene = access.data.conversation, access.data.scene
+    if lorebook_given:
+        scene.lorebook_id = await check_lorebook(session, account, lorebook_id)
     if title is not None:
         conversation.title = " ".join(check_text(title, "title", MAX_TITLE, required=True).split())
     if scenario is not None:
@@ -306,6 +376,66 @@ async def update_scene(
     await session.flush()
     await events.emit(session, SceneLive(scene_id, SCENE_EVENT, {"changed": True}))
     return access.data
+
+
+async def check_lorebook(
+    session: AsyncSession, account: Account, lorebook_id: str | None
+) -> str | None:
+    """A lorebook the owner may use for a scene: their own, or one they may read through a
+    character they can see (the same rule as reading it); None clears it."""
+    if lorebook_id is None:
+        return None
+    check_text(lorebook_id, "lorebook_id", 32)
+    try:
+        book = await get_lorebook(session, account, lorebook_id)
+    except NotFound:
+        raise NotFound(f"no lorebook '{lorebook_id}' that you may use") from None
+    return book.id
+
+
+async def lorebook_choices(
+    session: AsyncSession, account: Account, current: str | None
+) -> list[tuple[str, str]]:
+    """(id, name) of the lorebooks to offer the owner: their own, and the scene's present
+    one when it came from elsewhere (so saving the settings does not drop it)."""
+    books = list(
+        await session.scalars(
+            select(Lorebook)
+            .where(Lorebook.owner_id == account.id)
+            .order_by(Lorebook.name, Lorebook.id)
+            .limit(200)
+        )
+    )
+    if current is not None and all(b.id != current for b in books):
+        # One no longer usable is left out: the prompts skip it too; the owner may clear it.
+        with contextlib.suppress(NotFound):
+            books.insert(0, await get_lorebook(session, account, current))
+    return [(b.id, b.name or b.id) for b in books]
+
+
+async def member_avatar(
+    session: AsyncSession, account: Account | None, scene_id: str, participant_id: str
+) -> tuple[bytes, str]:
+    """A member's avatar (bytes and type) for whoever may read the scene; 404 otherwise."""
+    access = await scene_for(session, account, scene_id, "read")
+    participant = access.data.participant(participant_id)
+    if participant is None:
+        raise NotFound("no such member in this scene")
+    image = None
+    if participant.kind == CHARACTER and participant.character_id:
+        character = await session.scalar(
+            select(Character)
+            .where(Character.id == participant.character_id)
+            .options(undefer(Character.avatar))
+        )
+        if character is not None and character.avatar:
+            image = (bytes(character.avatar), character.avatar_mime)
+    elif participant.account_id:
+        actor = await session.get(Actor, participant.account_id)
+        image = await actor_image(session, actor, "avatar") if actor is not None else None
+    if image is None:
+        raise NotFound("this member has no avatar")
+    return image
 
 
 async def delete_scene(session: AsyncSession, account: Account, scene_id: str) -> None:
@@ -367,7 +497,17 @@ async def add_character(
         participant.backend = backend
     _join(session, scene_id, participant, now)
     data.conversation.updated_at = now
-    await announce_members(session, scene_id)
+    greeting = None
+    if await _is_empty(session, scene_id) and greetings_of(character):
+        owner = data.person_of(data.conversation.owner_id)
+        persona = data.personas.get(owner.persona_id or "") if owner is not None else None
+        user_name = persona.name if persona is not None else account.display_name
+        greeting = await _greet(session, data.conversation, participant, character, user_name, now)
+    fresh = await announce_members(session, scene_id)
+    if greeting is not None:
+        said = await all_messages(session, scene_id)
+        out = views.message_out(fresh, greeting, siblings_of(said, greeting))
+        await events.emit(session, SceneLive(scene_id, MESSAGE, out.model_dump()))
     return participant
 
 

@@ -152,6 +152,9 @@ async def shared_transcript(
         owner=views.person_ref(data.accounts.get(data.conversation.owner_id)),
         post_id=share.post_id,
         created_at=share.created_at.isoformat(),
-        members=[views.member_out(data, p) for p in data.participants if p.id in speakers],
+        # Readers of the post may not read the scene: avatars by their own addresses.
+        members=[
+            views.member_out(data, p, in_scene=False) for p in data.participants if p.id in speakers
+        ],
         messages=[views.message_out(data, m, siblings_of(messages, m)) for m in chosen],
     )

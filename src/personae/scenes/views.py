@@ -42,15 +42,35 @@ def person_ref(account: Account | None) -> PersonRef:
     return PersonRef(username=account.username, display_name=account.display_name)
 
 
-def member_out(data: SceneData, participant: Participant) -> MemberOut:
+def avatar_url(data: SceneData, participant: Participant, *, in_scene: bool = True) -> str | None:
+    """Where the member's avatar is, or None when it has none (a client shows an initial
+    rather than asking for an image that would 404).
+
+    In the scene it is the scene's own address, which answers whoever may read the scene
+    (a private character's picture is part of what the scene shows them); outside it (a
+    shared transcript) only a picture anyone may see: a person's, a public character's.
+    """
+    character = data.characters.get(participant.character_id or "")
+    if participant.kind == CHARACTER:
+        if character is None or not character.avatar_mime:
+            return None
+    elif participant.account_id not in data.pictured:
+        return None
+    if in_scene:
+        return f"/api/v1/scenes/{data.id}/members/{participant.id}/avatar"
+    handle = data.handle_of(participant)
+    if character is not None:
+        visible = character.visibility in ("public", "unlisted")
+        return f"/api/v1/characters/{handle}/avatar" if visible else None
+    return f"/api/v1/actors/{handle}/avatar" if handle else None
+
+
+def member_out(data: SceneData, participant: Participant, *, in_scene: bool = True) -> MemberOut:
     """One participant; every character is labelled AI."""
     is_character = participant.kind == CHARACTER
     character = data.characters.get(participant.character_id or "") if is_character else None
     handle = data.handle_of(participant)
-    if is_character:
-        avatar = f"/api/v1/characters/{handle}/avatar" if handle else None
-    else:
-        avatar = f"/api/v1/actors/{handle}/avatar" if handle else None
+    avatar = avatar_url(data, participant, in_scene=in_scene)
     return MemberOut(
         id=participant.id,
         kind="character" if is_character else "person",
@@ -113,6 +133,7 @@ def message_out(data: SceneData, message: Message, siblings: list[Message]) -> S
         content=message.content,
         html=message_html(message.content),
         reason=message.reason,
+        is_greeting=bool(message.is_greeting),
         created_at=message.created_at.isoformat(),
         edited_at=iso(message.edited_at),
         swipe=SwipeOut(
@@ -237,6 +258,7 @@ def scene_out(
         visibility=data.scene.visibility,
         mode=data.scene.mode,
         allow_self=data.scene.allow_self,
+        lorebook_id=None if invited else data.scene.lorebook_id,
         owner=person_ref(data.accounts.get(data.conversation.owner_id)),
         my_role=access.role,
         invited_by=inviter,

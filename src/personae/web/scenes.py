@@ -25,12 +25,10 @@ from personae.scenes import auto, importing, sharing, turns
 from personae.scenes import messages as scene_messages
 from personae.scenes import service as scenes
 from personae.scenes import views as scene_views
-from personae.scenes.access import SceneData, load_scene, scene_for
-
-# The one conductor of the process, made on first use (the API's own accessor).
-from personae.scenes.api import conductor_of
+from personae.scenes.access import scene_for
+from personae.scenes.conductor import conductor_of
 from personae.scenes.models import MODES, VISIBILITIES
-from personae.social.actors import with_avatar
+from personae.state import AppState
 from personae.uploads import read_upload
 from personae.web import i18n
 from personae.web.common import PageAccount, is_htmx, page_context
@@ -56,30 +54,27 @@ def _yes(value: str) -> bool:
     return value.strip().lower() in ("yes", "on", "true", "1")
 
 
-async def _scene(db: DB, account: Account | None, scene_id: str) -> dict[str, Any]:
-    """The scene as the viewer may see it, as the API shows it (404 when they may not)."""
+async def _scene(
+    db: DB, account: Account | None, scene_id: str, state: AppState | None = None
+) -> dict[str, Any]:
+    """The scene as the viewer may see it, as the API shows it (404 when they may not);
+    with `state`, also whether a reply is being written and why auto-mode waits now."""
     access = await scene_for(db, account, scene_id, "see")
     messages = [] if access.role == "invited" else await chats.all_messages(db, scene_id)
-    scene = _dump(scene_views.scene_out(access, messages))
-    await _avatars(db, access.data, scene["members"])
+    live: dict[str, Any] = {}
+    if state is not None:
+        conductor = conductor_of(state)
+        live = {"busy": conductor.busy(scene_id), "paused": conductor.paused(scene_id)}
+    scene = _dump(scene_views.scene_out(access, messages, **live))
+    _thumbnails(scene["members"])
     return scene
 
 
-async def _avatars(db: DB, data: SceneData, members: list[dict[str, Any]]) -> None:
-    """Avatar thumbnails for members that have one ("" for the others: an initial shows)."""
-    people = {p.id: p.account_id for p in data.participants if p.account_id}
-    pictured = await with_avatar(db, {a for a in people.values() if a})
+def _thumbnails(members: list[dict[str, Any]]) -> None:
+    """Members' avatars as small thumbnails; "" where there is none (an initial shows)."""
     for member in members:
-        participant = data.participant(member["id"])
-        if participant is None:
-            has = False
-        elif participant.character_id:
-            character = data.characters.get(participant.character_id)
-            has = bool(character and character.avatar_mime)
-        else:
-            has = participant.account_id in pictured
         url = member.get("avatar_url") or ""
-        member["avatar_url"] = thumb_url(url, 96) if has and url else ""
+        member["avatar_url"] = thumb_url(url, 96) if url else ""
 
 
 async def scene_context(
@@ -100,9 +95,11 @@ async def scene_context(
     is_owner = role == "owner"
     can_write = role in ("owner", "member")
     addable: list[Any] = []
+    lorebooks: list[tuple[str, str]] = []
     if is_owner and account is not None:
         present = {m.get("handle") for m in scene["members"] if m["status"] == "member"}
         addable = [c for c in await character_cards(db, account) if c.handle not in present]
+        lorebooks = await scenes.lorebook_choices(db, account, scene.get("lorebook_id"))
     return page_context(
         account,
         active="scenes",
@@ -113,6 +110,7 @@ async def scene_context(
         can_write=can_write,
         can_invite=is_owner or (can_write and scene.get("visibility") == "invite"),
         addable=addable,
+        lorebooks=lorebooks,
         modes=MODES,
         visibilities=VISIBILITIES,
         max_chars=max_chars,
@@ -252,7 +250,7 @@ async def full_page(
     **extra: Any,
 ) -> HTMLResponse:
     """The scene's page for this viewer (or the invitation, for an invited person)."""
-    scene = await _scene(db, account, scene_id)
+    scene = await _scene(db, account, scene_id, request.app.state.personae)
     if scene.get("my_role") == "invited":
         inviter = scene.get("invited_by") or scene["owner"]
         context = page_context(
@@ -272,7 +270,8 @@ async def _fragment(
     request: Request, db: DB, account: Account | None, scene_id: str, name: str, **extra: Any
 ) -> HTMLResponse:
     """One part of the scene page, as the page's script (or an htmx form) asks for it."""
-    context = await scene_context(db, account, await _scene(db, account, scene_id))
+    scene = await _scene(db, account, scene_id, request.app.state.personae)
+    context = await scene_context(db, account, scene)
     return render(request, f"scenes/_{name}.html", {**context, **extra})
 
 
@@ -473,8 +472,10 @@ async def change_settings(
     mode: Annotated[str, Form(max_length=20)] = "natural",
     visibility: Annotated[str, Form(max_length=20)] = "private",
     allow_self: Annotated[str, Form(max_length=5)] = "",
+    lorebook_id: Annotated[str, Form(max_length=32)] = "",
 ) -> Response:
-    """Change the scene's title, scenario, turn-taking and visibility (the owner)."""
+    """Change the scene's title, scenario, turn-taking, visibility and lorebook (the
+    owner); an empty lorebook choice takes the lorebook away."""
     await scenes.update_scene(
         db,
         account,
@@ -484,6 +485,8 @@ async def change_settings(
         mode=mode,
         visibility=visibility,
         allow_self=_yes(allow_self),
+        lorebook_id=lorebook_id or None,
+        lorebook_given=True,
     )
     return RedirectResponse(f"/scenes/{scene_id}", status_code=303)
 
@@ -524,9 +527,7 @@ async def shared_page(
 ) -> Response:
     """A shared range of a scene, read-only, for whoever may see the post that shares it."""
     shared = _dump(await sharing.shared_transcript(db, account, scene_id, share_id))
-    data = await load_scene(db, scene_id)
-    if data is not None:
-        await _avatars(db, data, shared["members"])
+    _thumbnails(shared["members"])
     context = page_context(
         account,
         active="scenes",

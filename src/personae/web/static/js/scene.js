@@ -9,7 +9,7 @@
 //
 // Markup contract (templates/scenes/scene.html):
 //   <div class="scene" data-scene="ID" data-me="PARTICIPANT|" data-can-write="true|false"
-//        data-max-chars="N">
+//        data-max-chars="N">             this script sets data-live="open|paused" (the stream)
 //     <script type="application/json" class="scene__strings">{...}</script>
 //     <div id="scene-live" hx-get=... hx-trigger="scene-live">        who speaks next, auto-mode
 //     <ol id="scene-messages">  <li class="msg" data-id data-sibling-ids data-content>
@@ -299,6 +299,7 @@
       trigger("scene-panel-body", "scene-members");
     });
     source.onopen = () => {
+      root.dataset.live = "open"; // listening (tests wait for it before making replies)
       if (!dropped) return;
       // Back after a drop: whatever was written meanwhile is saved; show it.
       dropped = false;
@@ -317,6 +318,7 @@
       }
       if (!dropped) {
         dropped = true;
+        root.dataset.live = "paused";
         showStatus(t("Live updates paused; reconnecting…"), false);
       }
     };
@@ -428,8 +430,13 @@
     if (stopButton) {
       stopButton.addEventListener("click", async () => {
         stopButton.disabled = true;
-        await call("POST", "/stop");
+        const answer = await call("POST", "/stop");
         stopButton.disabled = false;
+        if (answer && answer.stopped) {
+          showStatus(t("Stopped. What was written so far is saved."), false);
+          announce(t("Stopped."));
+          if (input) input.focus({ preventScroll: true });
+        }
       });
     }
     sendButton.disabled = false;
