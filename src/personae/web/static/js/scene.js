@@ -124,7 +124,9 @@
     if (!target || !window.htmx) return;
     const shown = finished.splice(0);
     window.htmx
-      .ajax("GET", `${pageUrl}/messages`, { target, swap: "outerHTML" })
+      // The list swaps itself whole: its own hx-swap says so (htmx parses the server's
+      // rendering; this script never writes HTML).
+      .ajax("GET", `${pageUrl}/messages`, { target })
       .then(() => {
         for (const li of shown) li.remove();
         if (follow) scrollToEnd();
