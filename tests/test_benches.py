@@ -162,6 +162,24 @@ def test_chat_bench_chats_through_the_api_and_reports_overhead_and_cache_hits() 
 
 
 @pytest.mark.bench
+def test_scene_bench_times_turns_and_prompts_and_runs_a_scene_on_the_model() -> None:
+    """(a) with fake counts and the bundled tokenizer at a small size, (b) three person turns
+    (through the API once the scene service exists)."""
+    args = ["--history", "40", "--replies", "20", "--turns", "3", "--reply-tokens", "16"]
+    out = run_bench("scene.py", *args)
+
+    for label in ("fake counts", "bundled tokenizer"):
+        row = re.search(rf"\(a\) {label}: .*median ([\d.]+) ms, p95\s+([\d.]+)\s+ms", out, re.S)
+        assert row and 0 < float(row.group(1)) <= float(row.group(2)), out
+    replies = re.search(r"\(b\) (\d+) replies over 3 turns", out)
+    assert replies and int(replies.group(1)) >= 3, out
+    # "nan" when every reply of so short a run was cleaned to nothing (nothing to time).
+    assert re.search(r"\(b\) overhead p50 (-?[\d.]+|nan) ms, p95 (-?[\d.]+|nan) ms", out), out
+    ratio = re.search(r"\(b\) prefix-cache hit ratio, replies 2\+: ([\d.]+)", out)
+    assert ratio and 0 <= float(ratio.group(1)) <= 1, out
+
+
+@pytest.mark.bench
 def test_weight_bench_measures_pages_and_the_goals_hold() -> None:
     """Cold and warm page weights and the largest avatar (issue 14's goals) in process."""
     out = run_bench("weight.py", "--json")

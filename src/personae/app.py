@@ -40,6 +40,7 @@ from personae.migrate import ensure_sqlite_folder, upgrade
 from personae.openai_compat.routes import router as openai_router
 from personae.openapi import install_openapi
 from personae.request_guard import RequestGuard
+from personae.scenes.api import router as scenes_router
 from personae.social.api import actors as social_actors
 from personae.social.api import feeds as social_feeds
 from personae.social.api import moderation as social_moderation
@@ -184,6 +185,8 @@ def create_app(
             if state.agents is not None:
                 await state.agents.stop()
             await replies.drain()
+            if state.scenes is not None:
+                await state.scenes.drain()
             if backends is None:
                 await registry.aclose()
             await engine.dispose()
@@ -205,6 +208,7 @@ def create_app(
     app.include_router(accounts_router)
     app.include_router(characters_router)
     app.include_router(chat_router)
+    app.include_router(scenes_router)
     app.include_router(openai_router)
     app.include_router(memories_router)
     app.include_router(autonomy_router)

@@ -21,6 +21,7 @@ from personae.federation.models import (
 )
 from personae.instance.models import InstanceBackend, InstanceOverride
 from personae.memory.models import Memory
+from personae.scenes.models import Scene, ScenePresence, SceneShare
 from personae.social.models import (
     Actor,
     Block,
@@ -72,5 +73,8 @@ __all__ = [
     "PostTag",
     "RemoteActor",
     "Report",
+    "Scene",
+    "ScenePresence",
+    "SceneShare",
     "metadata",
 ]

@@ -14,6 +14,7 @@ from personae.llm.registry import BackendRegistry
 if TYPE_CHECKING:  # the runtime pulls in taskiq; only apps that run agents import it
     from personae.agents.runtime import AgentRuntime
     from personae.federation.worker import DeliveryWorker
+    from personae.scenes.conductor import Conductor
 
 
 @dataclass
@@ -29,3 +30,5 @@ class AppState:
     agents: AgentRuntime | None = None
     # The federation delivery loop, when this process runs it (`personae serve` and `run`).
     delivery: DeliveryWorker | None = None
+    # Scenes' replies and auto-mode (made on first use: `personae.scenes.conductor.conductor_of`).
+    scenes: Conductor | None = None

@@ -12,6 +12,8 @@ from personae.agents import guards, triggers
 from personae.characters.events import CharacterDeleted, HandleChanging
 from personae.chat import participants as chat_participants
 from personae.federation import subscribers as federation
+from personae.scenes import hub as scenes_hub
+from personae.scenes.events import SceneLive
 from personae.social.events import (
     Blocked,
     FollowAccepted,
@@ -61,3 +63,5 @@ def install() -> None:
     events.subscribe(ProfileChanged, federation.profile_changed)
     # Other servers know an actor by its handle: federation may refuse a new one.
     events.subscribe(HandleChanging, federation.handle_changing)
+    # What happens in a scene reaches everyone watching it, once it is committed.
+    events.after_commit(SceneLive, scenes_hub.on_scene_live)

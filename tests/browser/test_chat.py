@@ -258,7 +258,9 @@ def test_stop_ends_the_reply_in_the_backend_and_keeps_the_partial(page: Page, si
         assert answer["stopped"] is True, answer
         # The backend's release is what Stop promises (checked below, best of three under
         # 200 ms); the browser round trip adds Playwright's own overhead, so it gets room.
-        assert answer["released_ms"] < 1000 and round_trip < 3.0, (round_trip, answer)
+        # Each attempt gets 2 s (a loaded 2-core machine has taken 1.0 s); the promise of
+        # 200 ms is held by the best of three below.
+        assert answer["released_ms"] < 2000 and round_trip < 3.0, (round_trip, answer)
         server_ms.append(answer["released_ms"])
         expect(chat.locator(".chat__status")).to_have_text(re.compile("Stopped"))
         expect(chat.get_by_role("button", name="Send")).to_be_visible()

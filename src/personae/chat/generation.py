@@ -87,13 +87,22 @@ async def lore_for(
     ).all()
     if not rows:
         return [], LoreSettings()
-    book_ids = [book.id for book, _ in rows]
-    primary = rows[0][0]
-    settings = LoreSettings(
+    return await book_lore([book for book, _ in rows], session)
+
+
+def lore_settings(primary: Lorebook) -> LoreSettings:
+    """A lorebook's activation settings, the defaults where it sets none."""
+    return LoreSettings(
         scan_depth=primary.scan_depth or DEFAULT_SCAN_DEPTH,
         token_budget=primary.token_budget or DEFAULT_TOKEN_BUDGET,
         recursive=bool(primary.recursive_scanning),
     )
+
+
+async def book_lore(
+    books: Sequence[Lorebook], session: AsyncSession
+) -> tuple[list[LoreEntry], LoreSettings]:
+    """The entries of `books` as prompt assembly takes them; settings from the first."""
     entries = [
         LoreEntry(
             id=e.id,
@@ -109,9 +118,9 @@ async def lore_for(
             priority=e.priority,
             position=e.position,
         )
-        for e in await list_entries(session, book_ids)
+        for e in await list_entries(session, [book.id for book in books])
     ]
-    return entries, settings
+    return entries, lore_settings(books[0])
 
 
 async def build_prompt(

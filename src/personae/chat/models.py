@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from personae.db import Base, IdMixin, utcnow
@@ -19,6 +19,14 @@ OWNER = "owner"
 # (one per creator and character, kept out of the list of chats).
 CHAT = "chat"
 TEST = "test"
+# A group scene (personae/scenes/): any number of characters and people.
+SCENE = "scene"
+# A participant's standing: taking part, invited (a person who has not answered yet),
+# declined, or gone (left or removed). One-to-one chats only ever have members.
+MEMBER = "member"
+INVITED = "invited"
+DECLINED = "declined"
+LEFT = "left"
 
 
 class Conversation(IdMixin, Base):
@@ -29,7 +37,8 @@ class Conversation(IdMixin, Base):
 
     owner_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(200), default="")
-    kind: Mapped[str] = mapped_column(String(10), default=CHAT, server_default=CHAT)  # CHAT | TEST
+    # CHAT | TEST | SCENE
+    kind: Mapped[str] = mapped_column(String(10), default=CHAT, server_default=CHAT)
     # The message the conversation currently shows as its last; the path to the root is the
     # visible history. Not a foreign key: messages point at conversations already.
     active_leaf_id: Mapped[str | None] = mapped_column(String(32), default=None)
@@ -67,6 +76,18 @@ class ConversationParticipant(IdMixin, Base):
     )
     position: Mapped[int] = mapped_column(Integer, default=0)
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Scenes: MEMBER | INVITED | DECLINED | LEFT; muted characters stay but never speak;
+    # talkativeness (0-1) weighs natural turn-taking; `backend` overrides the character's
+    # own in this conversation (None: its own).
+    status: Mapped[str] = mapped_column(String(10), default=MEMBER, server_default=MEMBER)
+    muted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    talkativeness: Mapped[float] = mapped_column(Float, default=0.5, server_default="0.5")
+    backend: Mapped[str | None] = mapped_column(String(100), default=None)
+    left_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Who invited this person into a scene (an account id, shown with the invitation; not
+    # a foreign key, so adding it needs no table rebuild on SQLite: a deleted inviter's id
+    # simply finds nobody).
+    invited_by: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
 class Message(IdMixin, Base):
@@ -96,3 +117,5 @@ class Message(IdMixin, Base):
     ttft_ms: Mapped[float | None] = mapped_column(Float, default=None)
     duration_ms: Mapped[float | None] = mapped_column(Float, default=None)
     finish_reason: Mapped[str | None] = mapped_column(String(30), default=None)
+    # Scenes: why this character spoke ("mentioned", "roll 0.31 < 0.50", "pool" ...).
+    reason: Mapped[str | None] = mapped_column(String(300), default=None)

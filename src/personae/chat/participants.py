@@ -19,7 +19,14 @@ from sqlalchemy.orm import aliased
 from personae.accounts.models import Persona
 from personae.characters.events import CharacterDeleted
 from personae.characters.models import Character
-from personae.chat.models import CHARACTER, OWNER, PERSON, Conversation, ConversationParticipant
+from personae.chat.models import (
+    CHARACTER,
+    OWNER,
+    PERSON,
+    SCENE,
+    Conversation,
+    ConversationParticipant,
+)
 from personae.db import new_id, utcnow
 
 Participant = ConversationParticipant
@@ -97,6 +104,8 @@ def pairing_select() -> Select[Conversation, Character, Participant, Participant
             ),
         )
         .outerjoin(Persona, Persona.id == person.persona_id)
+        # Scenes have many characters and are read through personae/scenes, never as pairs.
+        .where(Conversation.kind != SCENE)
     )
 
 
@@ -188,6 +197,7 @@ async def on_character_deleted(session: AsyncSession, event: CharacterDeleted) -
     )
     await session.execute(
         delete(Conversation)
-        .where(Conversation.id.in_(mine))
+        # A scene keeps going without it, even when it was its only character.
+        .where(Conversation.id.in_(mine), Conversation.kind != SCENE)
         .execution_options(synchronize_session="fetch")
     )

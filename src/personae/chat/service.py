@@ -18,6 +18,7 @@ from personae.chat.formatting import message_html
 from personae.chat.models import (
     CHARACTER,
     CHAT,
+    SCENE,
     TEST,
     Conversation,
     ConversationParticipant,
@@ -95,7 +96,11 @@ async def get_conversation(
                 & (ConversationParticipant.kind == CHARACTER),
             )
             .join(Character, Character.id == ConversationParticipant.character_id)
-            .where(Conversation.id == conversation_id, Conversation.owner_id == account.id)
+            .where(
+                Conversation.id == conversation_id,
+                Conversation.owner_id == account.id,
+                Conversation.kind != SCENE,  # scenes are read through personae/scenes
+            )
         )
     ).first()
     if row is None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import typer
 
 from personae import wiring
-from personae.cli import agents, cards, chat, db, demo, server, users
+from personae.cli import agents, cards, chat, db, demo, scenes, server, users
 
 app = typer.Typer(help="personae: a self-hostable home for AI characters.", no_args_is_help=True)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(agents.app, name="agents")
+app.add_typer(scenes.app, name="scene")
 app.command()(server.serve)
 app.command("run")(server.run_all)
 app.command("import")(cards.import_card)

@@ -16,7 +16,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 CSS_DIR = STATIC_DIR / "css"
 BUNDLE = "css/bundle.css"
 # The cascade order of the sheets in the bundle; any other sheet in css/ follows, by name.
-CSS_ORDER = ("base", "feed", "explore", "studio", "chat", "settings")
+CSS_ORDER = ("base", "feed", "explore", "studio", "chat", "settings", "scenes")
 # A URL with the file's current hash never changes meaning, so browsers keep it a year
 # without asking; any other URL (no hash, or an old one) is revalidated on every use.
 IMMUTABLE = "public, max-age=31536000, immutable"

@@ -86,6 +86,7 @@ def render(
 MISSING = (
     ("/chat/", "conversation"),
     ("/chats", "conversation"),
+    ("/scenes", "scene"),
     ("/studio/", "character"),
     ("/@", "profile"),
     ("/tags/", "page"),

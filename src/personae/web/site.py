@@ -18,6 +18,7 @@ def include_pages(app: FastAPI) -> None:
         prefs,
         profiles,
         routes,
+        scenes,
         settings_pages,
         social_pages,
         studio,
@@ -41,6 +42,7 @@ def include_pages(app: FastAPI) -> None:
         studio_editor,
         studio_agents,
         chat_pages,
+        scenes,
         settings_pages,
         admin_pages,
     ):
