@@ -11,6 +11,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from personae.thumbnails import digest
 from personae.web import live
 from personae.web.assets import IMMUTABLE, asset_digest, css_files
 from tests.conftest import sign_up
@@ -110,7 +111,7 @@ async def test_avatar_thumbnails_are_small_webp_with_validators(
         (
             client._transport.app.state.personae.settings.data_dir  # type: ignore[attr-defined]
             / "thumbnails"
-        ).rglob("*.webp")
+        ).rglob(f"{digest(original)}-*.webp")  # this avatar's; other tests share the folder
     )
     assert len(kept) == 2
 
